@@ -1,0 +1,506 @@
+/*
+ * client.c — client connections (see client.h): accepting, reading and
+ * parsing requests, answering them in order, limits, closing.
+ *
+ * Input: bytes accumulate in the bufferevent's input buffer; client_process
+ * parses one complete request at a time in place (pulling up only what a
+ * request spans) and hands it to proxy_request, which either answers it,
+ * forwards its bytes upstream (moved, not copied), or says it must wait.
+ *
+ * Output: a reply is written to the socket as soon as every earlier request
+ * of the client has been answered; otherwise it waits in its req.
+ */
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "fill.h"
+#include "log.h"
+#include "proxy.h"
+#include "server.h"
+#include "upstream.h"
+
+#define CLIENT_FREE_REQS_MAX 4096
+#define CLIENT_REQ_BUF_KEEP (64 * 1024)
+
+_Static_assert(M_REQ_HIT + LAT_MISS == M_REQ_MISS &&
+               M_REQ_HIT + LAT_PASSTHROUGH == M_REQ_PASSTHROUGH,
+               "request counters follow the latency classes");
+
+static void client_record(struct server *srv, int lat_class, uint64_t start_ns)
+{
+    if (lat_class < 0)
+        return;
+    srv->metrics.v[M_REQ_HIT + lat_class]++;
+#ifndef CORRAL_NO_STATS
+    hist_record(&srv->metrics.lat[lat_class], server_now_ns() - start_ns);
+#endif
+}
+
+/* ---- requests ---- */
+
+struct req *client_req_new(struct client *c, uint64_t start_ns, int lat_class)
+{
+    struct server *srv = c->srv;
+    struct req *r = srv->free_reqs;
+    struct evbuffer *reply, *aux;
+    char *keys;
+    size_t keys_cap;
+    uint32_t *mget_len;
+    int mget_cap;
+
+    if (r) {
+        srv->free_reqs = r->next_free;
+        srv->nfree_reqs--;
+    } else {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return NULL;
+    }
+    reply = r->reply;
+    aux = r->aux;
+    keys = r->keys;
+    keys_cap = r->keys_cap;
+    mget_len = r->mget_len;
+    mget_cap = r->mget_cap;
+    memset(r, 0, sizeof(*r));
+    r->reply = reply;
+    r->aux = aux;
+    r->keys = keys;
+    r->keys_cap = keys_cap;
+    r->mget_len = mget_len;
+    r->mget_cap = mget_cap;
+    if (!r->reply && !(r->reply = evbuffer_new())) {
+        free(r);
+        return NULL;
+    }
+    r->c = c;
+    r->start_ns = start_ns;
+    r->lat_class = lat_class;
+    r->db = c->db;
+    if (c->tail)
+        c->tail->next = r;
+    else
+        c->head = r;
+    c->tail = r;
+    c->nreqs++;
+    return r;
+}
+
+void client_req_free(struct server *srv, struct req *r)
+{
+    if (r->wait_timer_set) {
+        event_del(&r->wait_timer);
+        r->wait_timer_set = 0;
+    }
+    evbuffer_drain(r->reply, evbuffer_get_length(r->reply));
+    if (r->aux)
+        evbuffer_drain(r->aux, evbuffer_get_length(r->aux));
+    if (srv->nfree_reqs >= CLIENT_FREE_REQS_MAX ||
+        r->keys_cap > CLIENT_REQ_BUF_KEEP) {
+        evbuffer_free(r->reply);
+        if (r->aux)
+            evbuffer_free(r->aux);
+        free(r->keys);
+        free(r->mget_len);
+        free(r);
+        return;
+    }
+    r->next_free = srv->free_reqs;
+    srv->free_reqs = r;
+    srv->nfree_reqs++;
+}
+
+/* ---- output ---- */
+
+static int client_over_limit(struct client *c)
+{
+    size_t out = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+    if (out + c->held > c->srv->conf.clients.output_limit) {
+        metrics_inc(&c->srv->metrics, OUTPUT_LIMIT_CLOSED);
+        log_info("client %s: output over %llu bytes, closing", c->addr,
+                 (unsigned long long)c->srv->conf.clients.output_limit);
+        client_close(c);
+        return 1;
+    }
+    return 0;
+}
+
+/* Write out every completed reply at the head of the FIFO. */
+static void client_flush(struct client *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    struct req *r;
+    int close_after = 0;
+
+    while ((r = c->head) != NULL && r->done) {
+        size_t n = evbuffer_get_length(r->reply);
+
+        c->held -= n;
+        evbuffer_add_buffer(out, r->reply);
+        c->head = r->next;
+        if (!c->head)
+            c->tail = NULL;
+        c->nreqs--;
+        close_after |= r->close_after;
+        client_req_free(c->srv, r);
+    }
+    if (close_after)
+        client_close_when_flushed(c);
+    if (c->blocked && c->nreqs < CLIENT_MAX_PENDING / 2 && !c->dead)
+        client_resume(c);
+}
+
+struct evbuffer *client_reply_buffer(struct req *r)
+{
+    return r->reply;
+}
+
+/* r's reply is complete: send it if r is at the head of the FIFO. */
+static void client_done(struct req *r)
+{
+    struct client *c = r->c;
+
+    r->done = 1;
+    c->held += evbuffer_get_length(r->reply);
+    if (c->dead)
+        return;
+    if (r == c->head)
+        client_flush(c);
+    client_over_limit(c);
+}
+
+void client_reply_finish(struct req *r)
+{
+    struct client *c = r->c;
+
+    if (!c)
+        return;
+    client_record(c->srv, r->lat_class, r->start_ns);
+    r->lat_class = -1;
+    client_done(r);
+}
+
+void client_reply(struct req *r, const char *data, size_t len)
+{
+    if (!r->c) {
+        /* orphan: its client left while the reply was on its way */
+        return;
+    }
+    if (evbuffer_add(r->reply, data, len) < 0) {
+        client_close(r->c);
+        return;
+    }
+    client_reply_finish(r);
+}
+
+void client_reply_move(struct req *r, struct evbuffer *src, size_t len)
+{
+    if (!r->c) {
+        evbuffer_drain(src, len);
+        return;
+    }
+    if (evbuffer_remove_buffer(src, r->reply, len) != (int)len) {
+        client_close(r->c);
+        return;
+    }
+    client_reply_finish(r);
+}
+
+void client_reply_error(struct req *r, const char *msg)
+{
+    char line[256];
+    int n = snprintf(line, sizeof(line), "-%s\r\n", msg);
+
+    if (n >= (int)sizeof(line))
+        n = (int)sizeof(line) - 1;
+    client_reply(r, line, (size_t)n);
+}
+
+int client_answer(struct client *c, uint64_t start_ns, int lat_class,
+                  const char *data, size_t len)
+{
+    struct req *r;
+
+    if (!c->head) {
+        client_record(c->srv, lat_class, start_ns);
+        client_write(c, data, len);
+        return 0;
+    }
+    r = client_req_new(c, start_ns, lat_class);
+    if (!r) {
+        client_close(c);
+        return -1;
+    }
+    client_reply(r, data, len);
+    return 0;
+}
+
+void client_write(struct client *c, const char *data, size_t len)
+{
+    if (c->dead)
+        return;
+    if (evbuffer_add(bufferevent_get_output(c->bev), data, len) < 0) {
+        client_close(c);
+        return;
+    }
+    client_over_limit(c);
+}
+
+void client_write_move(struct client *c, struct evbuffer *src, size_t len)
+{
+    if (c->dead) {
+        evbuffer_drain(src, len);
+        return;
+    }
+    if (evbuffer_remove_buffer(src, bufferevent_get_output(c->bev), len) !=
+        (int)len) {
+        client_close(c);
+        return;
+    }
+    client_over_limit(c);
+}
+
+/* ---- input ---- */
+
+static void client_protocol_error(struct client *c, const char *err)
+{
+    char line[256];
+    int n = snprintf(line, sizeof(line), "-ERR Protocol error: %s\r\n", err);
+
+    metrics_inc(&c->srv->metrics, PROTOCOL_ERRORS);
+    log_debug("client %s: protocol error: %s", c->addr, err);
+    /* the error goes after the replies already owed, as in Redis */
+    if (c->head) {
+        struct req *r = client_req_new(c, server_now_ns(), -1);
+
+        if (r) {
+            r->close_after = 1;
+            client_reply(r, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+        } else {
+            client_close(c);
+        }
+    } else {
+        client_write(c, line, (size_t)(n < (int)sizeof(line) ? n : (int)sizeof(line) - 1));
+        client_close_when_flushed(c);
+    }
+    c->closing = 1;
+    bufferevent_disable(c->bev, EV_READ);
+}
+
+void client_process(struct client *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+
+    if (c->in_process || c->dead)
+        return;
+    c->in_process = 1;
+    while (!c->blocked && !c->closing && !c->dead) {
+        struct evbuffer_iovec v;
+        size_t avail = evbuffer_get_length(in);
+        const char *buf;
+        size_t len;
+        enum resp_status st;
+        enum proxy_result pr;
+
+        if (avail == 0)
+            break;
+        if (c->nreqs >= CLIENT_MAX_PENDING) {
+            c->blocked = 1;
+            break;
+        }
+        if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+            break;
+        buf = v.iov_base;
+        len = v.iov_len;
+        st = resp_parse_request(&c->parser, buf, len);
+        while (st == RESP_AGAIN && avail > len) {
+            size_t want = c->parser.need > avail ? avail : c->parser.need;
+
+            if (want <= len)
+                want = len + 1 > avail ? avail : len + 1;
+            buf = (const char *)evbuffer_pullup(in, (ssize_t)want);
+            if (!buf) {
+                client_close(c);
+                goto out;
+            }
+            len = want;
+            st = resp_parse_request(&c->parser, buf, len);
+        }
+        if (st == RESP_AGAIN)
+            break;
+        if (st == RESP_ERROR) {
+            client_protocol_error(c, c->parser.err);
+            break;
+        }
+        c->last_active_ms = server_now_ms();
+        if (c->parser.argc == 0) {
+            evbuffer_drain(in, c->parser.consumed);
+            resp_parser_reset(&c->parser);
+            continue;
+        }
+        pr = proxy_request(c, in, buf, &c->parser, server_now_ns());
+        if (pr == PROXY_WAIT) {
+            /* re-parsed from the start when resumed */
+            resp_parser_reset(&c->parser);
+            c->blocked = 1;
+            break;
+        }
+        resp_parser_reset(&c->parser);
+        if (pr == PROXY_CLOSED)
+            break;
+    }
+out:
+    c->in_process = 0;
+    if (c->dead)
+        return;
+    if (c->blocked || c->closing)
+        bufferevent_disable(c->bev, EV_READ);
+    else
+        bufferevent_enable(c->bev, EV_READ);
+}
+
+void client_resume(struct client *c)
+{
+    if (c->dead || c->closing)
+        return;
+    c->blocked = 0;
+    bufferevent_enable(c->bev, EV_READ);
+    client_process(c);
+}
+
+static void client_read_cb(struct bufferevent *bev, void *arg)
+{
+    client_process(arg);
+}
+
+static void client_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct client *c = arg;
+
+    if (c->closing && !c->dead && !c->head &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+        client_close(c);
+}
+
+static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct client *c = arg;
+
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        client_close(c);
+}
+
+/* ---- lifecycle ---- */
+
+int client_accept(struct server *srv, int fd, const char *addr)
+{
+    struct client *c = calloc(1, sizeof(*c));
+    int one = 1;
+
+    if (!c) {
+        evutil_closesocket(fd);
+        return -1;
+    }
+    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        free(c);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->srv = srv;
+    c->authed = srv->conf.clients.password == NULL;
+    c->last_active_ms = server_now_ms();
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    resp_parser_init(&c->parser, srv->conf.clients.max_request);
+    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb,
+                      c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    c->next = srv->clients;
+    if (srv->clients)
+        srv->clients->prev = c;
+    srv->clients = c;
+    srv->nclients++;
+    metrics_inc(&srv->metrics, CLIENTS_TOTAL);
+    return 0;
+}
+
+void client_close_when_flushed(struct client *c)
+{
+    if (c->dead)
+        return;
+    c->closing = 1;
+    bufferevent_disable(c->bev, EV_READ);
+    if (!c->head && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        client_close(c);
+}
+
+void client_close(struct client *c)
+{
+    struct server *srv = c->srv;
+
+    if (c->dead)
+        return;
+    c->dead = 1;
+    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    c->next_dead = srv->dead;
+    srv->dead = c;
+    event_active(srv->reaper, EV_TIMEOUT, 0);
+}
+
+/* Free one closed client (see client_close). */
+static void client_free(struct client *c)
+{
+    struct server *srv = c->srv;
+    struct req *r, *next;
+
+    for (r = c->head; r; r = next) {
+        next = r->next;
+        r->next = NULL;
+        fill_req_cancel(r);
+        if (r->op) {
+            r->c = NULL;             /* orphan: freed when answered */
+            continue;
+        }
+        client_req_free(srv, r);
+    }
+    c->head = c->tail = NULL;
+    fill_client_gone(c);
+    if (c->pin) {
+        struct upconn *u = c->pin;
+
+        c->pin = NULL;
+        upstream_release(u, !c->in_multi && !c->watching && !c->stream &&
+                                u->nops == 0);
+    }
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->clients = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->nclients--;
+    resp_parser_free(&c->parser);
+    bufferevent_free(c->bev);
+    free(c->name);
+    free(c->txkeys);
+    free(c);
+}
+
+void client_reap(struct server *srv)
+{
+    while (srv->dead) {
+        struct client *c = srv->dead;
+
+        srv->dead = c->next_dead;
+        client_free(c);
+    }
+}
