@@ -34,6 +34,13 @@ int addr_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
     if (!colon || colon == s || !colon[1])
         return -1;
     port = colon + 1;
+    {
+        char *end;
+        long pn = strtol(port, &end, 10);
+
+        if (*end || pn < 0 || pn > 65535)
+            return -1;
+    }
     if (s[0] == '[') {
         if (colon[-1] != ']')
             return -1;

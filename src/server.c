@@ -134,7 +134,7 @@ static int server_stats_start(struct server *srv)
                              server_collect, server_health, srv, err,
                              sizeof(err));
     if (!srv->stats) {
-        log_error("stats %s: %s", srv->conf.stats.listen, err);
+        log_error("%s", err);
         return -1;
     }
     return 0;
