@@ -261,7 +261,7 @@ static void up_read(struct bufferevent *bev, void *arg)
     struct evbuffer *in = bufferevent_get_input(bev);
     struct evbuffer_iovec vec[8];
     struct evbuffer_ptr ptr;
-    size_t scanned = 0;
+    size_t scanned = u->scan_off;   /* fed to u->scan by earlier calls */
 
     while (evbuffer_get_length(in) > scanned) {
         int n, i;
@@ -318,6 +318,7 @@ static void up_read(struct bufferevent *bev, void *arg)
         scanned = 0;
         resp_scan_init(&u->scan);
     }
+    u->scan_off = scanned;
 }
 
 /* ---- connection lifecycle ---- */
@@ -371,6 +372,7 @@ static void up_fail(struct upconn *u, const char *msg)
     u->stream = 0;
     u->blocking = 0;
     resp_scan_init(&u->scan);
+    u->scan_off = 0;
     while ((op = up_pop(u)) != NULL) {
         if (op->kind < UPOP_AUTH) {
             metrics_inc(&srv->metrics, UPSTREAM_ERRORS);
@@ -471,6 +473,7 @@ static int up_connect(struct upconn *u)
     u->state = UP_CONNECTING;
     u->db = 0;
     resp_scan_init(&u->scan);
+    u->scan_off = 0;
     if (addr_parse(srv->conf.upstream.address, &ss, &sslen) < 0) {
         log_error("upstream %s: cannot resolve address",
                   srv->conf.upstream.address);

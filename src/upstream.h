@@ -64,6 +64,7 @@ struct upconn {
     struct upop *head, *tail; /* requests in flight, oldest first */
     size_t nops;
     struct resp_scanner scan; /* the reply being received */
+    size_t scan_off;          /* bytes of it already fed to scan */
     struct event *timer;      /* connect timeout / reconnect delay */
     unsigned backoff_ms;
     struct client *pinned;    /* dedicated: the client it serves */

@@ -6,11 +6,14 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -95,13 +98,55 @@ static int h_port_ready(void *arg)
     return h_port_open(*(int *)arg);
 }
 
-static pid_t h_spawn(char *const argv[], const char *log)
+/* Wait until PING on port answers PONG (or, with noauth_ok, a NOAUTH
+ * error), on one connection made again when it drops. */
+static int h_corral_answers(int port, int noauth_ok, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    redisContext *c = NULL;
+    int ok = 0;
+
+    while (!ok && h_now_ms() <= end) {
+        redisReply *r;
+
+        if (!c && !(c = h_connect(port))) {
+            usleep(5000);
+            continue;
+        }
+        r = redisCommand(c, "PING");
+        if (!r) {
+            redisFree(c);
+            c = NULL;
+        } else {
+            ok = (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) ||
+                 (noauth_ok && r->type == REDIS_REPLY_ERROR &&
+                  strncmp(r->str, "NOAUTH", 6) == 0);
+            freeReplyObject(r);
+        }
+        if (!ok)
+            usleep(5000);
+    }
+    if (c)
+        redisFree(c);
+    return ok;
+}
+
+int h_wait_pong(int port, int timeout_ms)
+{
+    return h_corral_answers(port, 0, timeout_ms);
+}
+
+/* Start argv[0] with stdout/stderr appended to log; with detach set, in a
+ * process group of its own. */
+static pid_t h_spawn_opt(char *const argv[], const char *log, int detach)
 {
     pid_t pid = fork();
 
     if (pid == 0) {
         int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0600) : -1;
 
+        if (detach)
+            setpgid(0, 0);
         if (fd >= 0) {
             dup2(fd, 1);
             dup2(fd, 2);
@@ -113,7 +158,12 @@ static pid_t h_spawn(char *const argv[], const char *log)
     return pid;
 }
 
-int h_redis_start(struct proc *p, int port)
+static pid_t h_spawn(char *const argv[], const char *log)
+{
+    return h_spawn_opt(argv, log, 0);
+}
+
+static int h_redis_spawn(struct proc *p, int port, int detach)
 {
     char portstr[16];
     char *argv[] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1",
@@ -125,10 +175,20 @@ int h_redis_start(struct proc *p, int port)
     p->port = port;
     snprintf(portstr, sizeof(portstr), "%d", port);
     snprintf(p->log, sizeof(p->log), "%s/redis-%d.log", h_tmpdir(), port);
-    p->pid = h_spawn(argv, p->log);
+    p->pid = h_spawn_opt(argv, p->log, detach);
     if (p->pid < 0)
         return -1;
     return h_wait_until(h_port_ready, &p->port, 10000) ? 0 : -1;
+}
+
+int h_redis_start(struct proc *p, int port)
+{
+    return h_redis_spawn(p, port, 0);
+}
+
+int h_redis_restart(struct proc *p)
+{
+    return h_redis_spawn(p, p->port, 1);
 }
 
 int h_corral_start(struct proc *p, int upstream_port, int stats_port,
@@ -156,7 +216,11 @@ int h_corral_start(struct proc *p, int upstream_port, int stats_port,
     p->pid = h_spawn(argv, p->log);
     if (p->pid < 0)
         return -1;
-    return h_wait_until(h_port_ready, &p->port, 10000) ? 0 : -1;
+    if (!h_wait_until(h_port_ready, &p->port, 10000))
+        return -1;
+    if (!h_port_open(upstream_port))
+        return 0;
+    return h_corral_answers(p->port, 1, 10000) ? 0 : -1;
 }
 
 int h_stop(struct proc *p, int sig)
@@ -257,4 +321,405 @@ long long h_cmdstat(int redis_port, const char *cmd)
         freeReplyObject(r);
     redisFree(c);
     return v;
+}
+
+int h_reaper_init(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0 ? 0 : -1;
+}
+
+/* Has pid exited? True when it is gone or a zombie. */
+static int h_pid_gone(pid_t pid)
+{
+    char path[64], buf[256], *rp;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return 1;
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    rp = strrchr(buf, ')');           /* the state follows "(comm)" */
+    return rp && rp[1] == ' ' && (rp[2] == 'Z' || rp[2] == 'X');
+}
+
+int h_kill(struct proc *p, int sig)
+{
+    long long end = h_now_ms() + 10000;
+    pid_t pid = p->pid;
+
+    if (pid <= 0)
+        return -1;
+    if (kill(pid, sig) < 0 && errno == ESRCH) {
+        p->pid = 0;
+        return 0;
+    }
+    while (h_now_ms() <= end) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+
+        if (r == pid || (r < 0 && errno == ECHILD && h_pid_gone(pid))) {
+            p->pid = 0;
+            return 0;
+        }
+        usleep(2000);
+    }
+    return -1;
+}
+
+int h_corral_spawn(struct proc *p, int port, const char *yaml)
+{
+    const char *bin = getenv("CORRAL_BIN") ? getenv("CORRAL_BIN") : CORRAL_BIN;
+    char *argv[] = { (char *)bin, "-c", p->conf, NULL };
+    FILE *f;
+
+    p->port = port;
+    snprintf(p->conf, sizeof(p->conf), "%s/corral-%d.yml", h_tmpdir(), port);
+    snprintf(p->log, sizeof(p->log), "%s/corral-%d.log", h_tmpdir(), port);
+    f = fopen(p->conf, "w");
+    if (!f)
+        return -1;
+    fputs(yaml, f);
+    fclose(f);
+    p->pid = h_spawn(argv, p->log);
+    return p->pid < 0 ? -1 : 0;
+}
+
+int h_wait_exit(struct proc *p, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    int status;
+
+    if (p->pid <= 0)
+        return -1;
+    while (h_now_ms() <= end) {
+        pid_t r = waitpid(p->pid, &status, WNOHANG);
+
+        if (r == p->pid) {
+            p->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status)
+                                     : 128 + WTERMSIG(status);
+        }
+        if (r < 0)
+            return -1;
+        usleep(2000);
+    }
+    return -1;
+}
+
+int h_send(redisContext *c, const char *fmt, ...)
+{
+    va_list ap;
+    int rc, done = 0;
+
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(c, fmt, ap);
+    va_end(ap);
+    if (rc != REDIS_OK)
+        return -1;
+    while (!done) {
+        if (redisBufferWrite(c, &done) != REDIS_OK)
+            return -1;
+    }
+    return 0;
+}
+
+redisReply *h_reply_within(redisContext *c, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    void *reply = NULL;
+
+    for (;;) {
+        struct pollfd pfd = { c->fd, POLLIN, 0 };
+        long long left;
+
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK)
+            return NULL;
+        if (reply)
+            return reply;
+        left = end - h_now_ms();
+        if (left < 0 || poll(&pfd, 1, (int)left) <= 0)
+            return NULL;
+        if (redisBufferRead(c) != REDIS_OK)
+            return NULL;
+    }
+}
+
+long long h_info_int(int redis_port, const char *field)
+{
+    redisContext *c = h_connect(redis_port);
+    redisReply *r;
+    char key[128];
+    long long v = LLONG_MIN;
+    const char *p;
+
+    if (!c)
+        return v;
+    r = redisCommand(c, "INFO everything");
+    snprintf(key, sizeof(key), "\n%s:", field);
+    if (r && r->type == REDIS_REPLY_STRING && (p = strstr(r->str, key)))
+        v = atoll(p + strlen(key));
+    if (r)
+        freeReplyObject(r);
+    redisFree(c);
+    return v;
+}
+
+long long h_metric(int stats_port, const char *name)
+{
+    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+    struct sockaddr_in sa;
+    char *buf = NULL, needle[256];
+    size_t n = 0, cap = 0;
+    long long end = h_now_ms() + 10000, v = -1;
+    const char *s;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)stats_port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        struct pollfd pfd = { fd, POLLIN, 0 };
+        long long left = end - h_now_ms();
+        ssize_t r;
+
+        if (n + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap ? cap * 2 : 65536);
+
+            if (!nb)
+                break;
+            buf = nb;
+            cap = cap ? cap * 2 : 65536;
+        }
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            break;
+        r = read(fd, buf + n, cap - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    if (buf) {
+        buf[n] = '\0';
+        snprintf(needle, sizeof(needle), "\n%s ", name);
+        if ((s = strstr(buf, needle)))
+            v = atoll(s + strlen(needle));
+    }
+    free(buf);
+    return v;
+}
+
+/* ---- raw client sockets ---- */
+
+int h_raw_open(struct h_raw *w, int port)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((unsigned short)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    w->rd = NULL;
+    w->fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (w->fd < 0)
+        return -1;
+    if (connect(w->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        !(w->rd = redisReaderCreate())) {
+        close(w->fd);
+        w->fd = -1;
+        return -1;
+    }
+    setsockopt(w->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return 0;
+}
+
+void h_raw_close(struct h_raw *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    w->fd = -1;
+    if (w->rd)
+        redisReaderFree(w->rd);
+    w->rd = NULL;
+}
+
+int h_raw_send(struct h_raw *w, const void *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (off < len) {
+        ssize_t n = send(w->fd, (const char *)buf + off, len - off,
+                         MSG_NOSIGNAL);
+
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* Read what arrives within timeout_ms into the parser: 1 data, 0 nothing,
+ * -1 EOF, reset or unparseable. */
+static int h_raw_fill(struct h_raw *w, int timeout_ms)
+{
+    struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+    char buf[65536];
+    ssize_t n;
+
+    if (poll(&pfd, 1, timeout_ms < 0 ? 0 : timeout_ms) <= 0)
+        return 0;
+    n = recv(w->fd, buf, sizeof(buf), 0);
+    if (n <= 0 || redisReaderFeed(w->rd, buf, (size_t)n) != REDIS_OK)
+        return -1;
+    return 1;
+}
+
+redisReply *h_raw_reply(struct h_raw *w, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    void *r = NULL;
+
+    for (;;) {
+        if (redisReaderGetReply(w->rd, &r) != REDIS_OK)
+            return NULL;
+        if (r)
+            return r;
+        if (h_now_ms() >= end || h_raw_fill(w, (int)(end - h_now_ms())) <= 0)
+            return NULL;
+    }
+}
+
+int h_raw_closed(struct h_raw *w, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    void *r = NULL;
+
+    while (h_now_ms() < end) {
+        int rc = h_raw_fill(w, (int)(end - h_now_ms()));
+
+        if (rc < 0)
+            return 1;
+        if (rc > 0 && redisReaderGetReply(w->rd, &r) == REDIS_OK && r) {
+            freeReplyObject(r);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int h_raw_quiet(struct h_raw *w)
+{
+    struct pollfd pfd = { .fd = w->fd, .events = POLLIN };
+    void *r = NULL;
+
+    if (redisReaderGetReply(w->rd, &r) != REDIS_OK || r) {
+        if (r)
+            freeReplyObject(r);
+        return 0;
+    }
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* ---- Redis's client list, external programs ---- */
+
+int h_redis_clients(redisContext *rc, const char *cmd, int blocked,
+                    int in_multi)
+{
+    redisReply *r = redisCommand(rc, "CLIENT LIST");
+    char *line, *save = NULL;
+    int n = 0;
+
+    if (!r || r->type != REDIS_REPLY_STRING) {
+        if (r)
+            freeReplyObject(r);
+        return -1;
+    }
+    for (line = strtok_r(r->str, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        const char *f = strstr(line, " flags="), *m = strstr(line, " multi=");
+        char pat[64];
+        int ok = 1;
+
+        if (cmd) {
+            snprintf(pat, sizeof(pat), " cmd=%s ", cmd);
+            ok &= strstr(line, pat) != NULL;
+        }
+        if (blocked)        /* a 'b' among the flags */
+            ok &= f && strcspn(f + 7, " b") < strcspn(f + 7, " ");
+        if (in_multi)       /* multi=-1 outside a MULTI */
+            ok &= m && strncmp(m + 7, "-1", 2) != 0;
+        n += ok;
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+struct h_clients_query {
+    redisContext *rc;
+    const char *cmd;
+    int blocked, in_multi, want;
+};
+
+static int h_clients_match(void *arg)
+{
+    struct h_clients_query *q = arg;
+
+    return h_redis_clients(q->rc, q->cmd, q->blocked, q->in_multi) == q->want;
+}
+
+int h_wait_clients(redisContext *rc, const char *cmd, int blocked,
+                   int in_multi, int want, int timeout_ms)
+{
+    struct h_clients_query q = { rc, cmd, blocked, in_multi, want };
+
+    return h_wait_until(h_clients_match, &q, timeout_ms);
+}
+
+int h_run(const char *command, char *out, size_t outlen)
+{
+    FILE *f = popen(command, "r");
+    size_t n = 0;
+    int st;
+
+    if (!f)
+        return -1;
+    while (n + 1 < outlen) {
+        size_t got = fread(out + n, 1, outlen - 1 - n, f);
+
+        if (got == 0)
+            break;
+        n += got;
+    }
+    out[n] = '\0';
+    st = pclose(f);
+    return st >= 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+long long h_rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long long kb = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    f = fopen(path, "r");
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "VmRSS:", 6) == 0)
+            kb = atoll(line + 6);
+    fclose(f);
+    return kb;
 }
