@@ -280,6 +280,7 @@ void server_reload(struct server *srv)
     struct conf nc, old;
     char err[512];
     struct client *c;
+    struct stats *new_stats = NULL;
     int upstream_changed, listen_changed, stats_changed, inval_changed;
 
     notify_reloading();
@@ -307,11 +308,25 @@ void server_reload(struct server *srv)
                     nc.cache.invalidation != srv->conf.cache.invalidation ||
                     server_wants_inval(&nc) != server_wants_inval(&srv->conf);
 
+    /* bind the new stats port before anything changes, so that a failure
+       rejects the reload instead of leaving no stats port */
+    if (stats_changed && nc.stats.listen && nc.stats.listen[0]) {
+        new_stats = stats_start(srv->base, nc.stats.listen, &srv->metrics,
+                                server_collect, server_health, srv, err,
+                                sizeof(err));
+        if (!new_stats) {
+            log_error("reload rejected: stats %s: %s", nc.stats.listen, err);
+            conf_free(&nc);
+            notify_ready("reload rejected");
+            return;
+        }
+    }
     if (listen_changed && !srv->shutting_down) {
         struct evconnlistener *l = server_listen(srv, nc.listen);
 
         if (!l) {
             log_error("reload rejected: cannot listen on %s", nc.listen);
+            stats_stop(new_stats);
             conf_free(&nc);
             notify_ready("reload rejected");
             return;
@@ -329,8 +344,7 @@ void server_reload(struct server *srv)
         c->parser.max_request = srv->conf.clients.max_request;
     if (stats_changed) {
         stats_stop(srv->stats);
-        srv->stats = NULL;
-        server_stats_start(srv);
+        srv->stats = new_stats;
     }
     if (upstream_changed) {
         /* the pool may change size: rebuild it */
