@@ -35,7 +35,13 @@ struct fill_state {
     long long pttl;             /* PTTL reply of the current fill; -3 none */
     uint64_t lease_deadline_ms;
     struct conf_policy pol;     /* the key's policy when the flight began */
+    int await_inval;            /* lease ended by a write through corral:
+                                   refill once its tracking message is in */
 };
+
+/* Longest a refill waits for the tracking message of the write that ended
+ * a lease (the message is normally a few microseconds behind the ack). */
+#define FILL_INVAL_WAIT_MS 20
 
 #define FILL_REQ(w) ((struct req *)((char *)(w) - offsetof(struct req, w)))
 
@@ -164,6 +170,11 @@ static int fill_send(struct flight *f)
     const char *argv[2];
     size_t lens[2];
 
+    /* readers parked on a lease when the invalidation channel went down
+       still need the key: read it untracked (served, never stored: see
+       fill_reply) */
+    if (!u)
+        u = upstream_pick(srv, 0);
     if (!u)
         return -1;
     argv[1] = f->key;
@@ -386,6 +397,22 @@ void fill_failed(struct upop *op, const char *msg)
     fill_maybe_free(f);
 }
 
+/* The lease on f was fulfilled: read the key again for the parked
+ * readers. */
+static void fill_refill(struct flight *f)
+{
+    struct fill_state *fs = flight_user(f);
+    struct server *srv = fs->srv;
+
+    fs->await_inval = 0;
+    f->state = FLIGHT_IDLE;
+    if (f->nwaiters && fill_send(f) < 0) {
+        metrics_inc(&srv->metrics, UPSTREAM_ERRORS);
+        fill_deliver(f, "-ERR upstream unavailable\r\n", 27);
+    }
+    fill_maybe_free(f);
+}
+
 /* The lease on f ends without a write: it passes to the longest-waiting
  * reader, or f goes idle. expired: the holder ran out of time (starts the
  * no-lease cool-down) rather than leaving. */
@@ -429,7 +456,9 @@ static void fill_timer_cb(evutil_socket_t fd, short what, void *arg)
     uint64_t now = server_now_ms();
 
     if (f->state == FLIGHT_LEASED) {
-        if (now >= fs->lease_deadline_ms)
+        if (fs->await_inval && now >= fs->lease_deadline_ms)
+            fill_refill(f);
+        else if (now >= fs->lease_deadline_ms)
             fill_lease_end(f, 1);
         else
             fill_arm(f, fs->lease_deadline_ms, now);
@@ -452,21 +481,32 @@ static void fill_flight_changed(struct flight *f, void *arg)
         flight_detach(srv->flights, f);
         break;
     case FLIGHT_LEASED:
-        if (src == FILL_SRC_TRACKING)
-            metrics_inc(&srv->metrics, LEASES_FULFILLED_INVAL);
-        else
-            metrics_inc(&srv->metrics, LEASES_FULFILLED_WRITE);
+        if (!fs->await_inval) {
+            if (src == FILL_SRC_TRACKING)
+                metrics_inc(&srv->metrics, LEASES_FULFILLED_INVAL);
+            else
+                metrics_inc(&srv->metrics, LEASES_FULFILLED_WRITE);
+        }
         if (f->holder) {
             ((struct client *)f->holder)->leases_held--;
             f->holder = NULL;
         }
-        f->state = FLIGHT_IDLE;
         f->unfilled_until_ms = 0;
-        if (f->nwaiters && fill_send(f) < 0) {
-            metrics_inc(&srv->metrics, UPSTREAM_ERRORS);
-            fill_deliver(f, "-ERR upstream unavailable\r\n", 27);
+        if (src == FILL_SRC_WRITE && !fs->await_inval && f->nwaiters &&
+            srv->conf.cache.invalidation != CONF_INVAL_NONE &&
+            srv->cache_usable) {
+            /* Redis also sends a tracking message for this write, a moment
+               behind its ack; a refill sent before it is in would be taken
+               as invalidated by it and not stored. Parked readers stay
+               parked until it comes (or FILL_INVAL_WAIT_MS). */
+            uint64_t now = server_now_ms();
+
+            fs->await_inval = 1;
+            fs->lease_deadline_ms = now + FILL_INVAL_WAIT_MS;
+            fill_arm(f, fs->lease_deadline_ms, now);
+            break;
         }
-        fill_maybe_free(f);
+        fill_refill(f);
         break;
     case FLIGHT_IDLE:
         f->unfilled_until_ms = 0;
