@@ -367,13 +367,22 @@ out:
         bufferevent_enable(c->bev, EV_READ);
 }
 
-void client_resume(struct client *c)
+static void client_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
+    struct client *c = arg;
+
     if (c->dead || c->closing)
         return;
     c->blocked = 0;
     bufferevent_enable(c->bev, EV_READ);
     client_process(c);
+}
+
+void client_resume(struct client *c)
+{
+    if (c->dead || c->closing)
+        return;
+    event_active(&c->resume_ev, EV_TIMEOUT, 0);
 }
 
 static void client_read_cb(struct bufferevent *bev, void *arg)
@@ -421,6 +430,7 @@ int client_accept(struct server *srv, int fd, const char *addr)
     c->last_active_ms = server_now_ms();
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     resp_parser_init(&c->parser, srv->conf.clients.max_request);
+    event_assign(&c->resume_ev, srv->base, -1, 0, client_resume_cb, c);
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb,
                       c);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
@@ -488,6 +498,7 @@ static void client_free(struct client *c)
     if (c->next)
         c->next->prev = c->prev;
     srv->nclients--;
+    event_del(&c->resume_ev);
     resp_parser_free(&c->parser);
     bufferevent_free(c->bev);
     free(c->name);

@@ -44,6 +44,7 @@ struct req {
     unsigned is_write : 1;     /* counted in c->writes_inflight */
     unsigned on_pin : 1;       /* sent on the client's dedicated connection */
     unsigned flush : 2;        /* 1 FLUSHDB, 2 FLUSHALL, 3 SWAPDB */
+    unsigned is_select : 1;    /* a client's SELECT; swap_a = previous db */
     int db;                    /* db the request ran in */
     int cmd_flags;             /* the command's enum cmd_flag */
     /* keys a write touches, kept until its reply for invalidation */
@@ -84,6 +85,7 @@ struct client {
     int dead;                    /* closed; freed by the reaper */
     struct client *next_dead;
     int leases_held;             /* leases this client holds */
+    struct event resume_ev;      /* runs client_process after a pause */
     uint64_t last_active_ms;
     char addr[64];
     /* keys written inside MULTI, invalidated when EXEC is answered */
@@ -146,7 +148,10 @@ void client_reap(struct server *srv);
 void client_write(struct client *c, const char *data, size_t len);
 void client_write_move(struct client *c, struct evbuffer *src, size_t len);
 
-/* Resume reading/processing input (after a route change drained, etc.). */
+/* Resume reading and processing input (after a route change drained, the
+ * FIFO shrank, ...). Deferred to its own event-loop callback, so it is safe
+ * to call from inside upstream and fill callbacks: the client's requests
+ * are never parsed (and connections never released) underneath them. */
 void client_resume(struct client *c);
 
 /* Parse and dispatch whatever complete requests c has buffered. */

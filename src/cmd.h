@@ -30,9 +30,9 @@ enum cmd_flag {
     CMD_WATCH     = 1 << 9,  /* WATCH */
     CMD_UNWATCH   = 1 << 10, /* UNWATCH */
     CMD_FLUSH     = 1 << 11, /* FLUSHDB, FLUSHALL, SWAPDB: drop whole dbs */
-    CMD_PUBSUB    = 1 << 12, /* other pub/sub commands valid only while
-                                subscribed (UNSUBSCRIBE, PUNSUBSCRIBE,
-                                SUNSUBSCRIBE) */
+    CMD_PUBSUB    = 1 << 12, /* UNSUBSCRIBE, PUNSUBSCRIBE, SUNSUBSCRIBE:
+                                one reply per channel, so they run on a
+                                streaming connection like SUBSCRIBE */
     CMD_ADMIN     = 1 << 13, /* administrative; forwarded unchanged */
 };
 
@@ -69,9 +69,10 @@ enum cmd_proc {
     CMD_PROC_SETNAME,     /* CLIENT SETNAME: per-client name */
     CMD_PROC_GETNAME,     /* CLIENT GETNAME */
     CMD_PROC_RESET,       /* RESET: back to the connection's initial state */
-    CMD_PROC_UNSUPPORTED, /* would break the shared connection (CLIENT
-                             TRACKING, CLIENT CACHING, CLIENT REPLY):
-                             answered with an error */
+    CMD_PROC_UNSUPPORTED, /* would break the one-reply-per-request
+                             contract of a shared connection (CLIENT
+                             TRACKING/CACHING/REPLY, SYNC, PSYNC,
+                             REPLCONF): answered with an error */
 };
 
 struct cmd {

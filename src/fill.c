@@ -169,12 +169,16 @@ static int fill_send(struct flight *f)
     struct upconn *u = upstream_pick(srv, 1);
     const char *argv[2];
     size_t lens[2];
+    int untracked = 0;
 
     /* readers parked on a lease when the invalidation channel went down
-       still need the key: read it untracked (served, never stored: see
-       fill_reply) */
-    if (!u)
+       still need the key: read it untracked (served, never stored, and no
+       lease granted on a nil, since a write around corral could not end
+       it) */
+    if (!u) {
         u = upstream_pick(srv, 0);
+        untracked = 1;
+    }
     if (!u)
         return -1;
     argv[1] = f->key;
@@ -190,7 +194,7 @@ static int fill_send(struct flight *f)
         return -1;  /* the PTTL upop is answered or failed on its own */
     f->fill_pending++;
     f->state = FLIGHT_FILLING;
-    f->stale = 0;
+    f->stale = untracked;
     fs->pttl = -3;
     metrics_inc(&srv->metrics, FILLS);
     return 0;
@@ -300,6 +304,7 @@ static int fill_grant(struct flight *f, uint64_t now)
         return -1;
     holder = FILL_REQ(w);
     flight_unwait(w);
+    fill_unpark(srv, holder);
     f->state = FLIGHT_LEASED;
     f->holder = holder->c;
     holder->c->leases_held++;
@@ -573,9 +578,11 @@ static void fill_stale_one(struct flight *f, void *arg)
     }
 }
 
-void fill_mark_all_stale(struct server *srv)
+void fill_cache_flush(struct server *srv)
 {
     flight_foreach(srv->flights, -1, fill_stale_one, NULL);
+    cache_flush(srv->cache);
+    fill_count(srv, FILL_SRC_FLUSH);
 }
 
 void fill_req_cancel(struct req *r)

@@ -64,8 +64,11 @@ void fill_invalidate_key(struct server *srv, const char *key, size_t klen,
 /* Everything in db (-1: every db) changed. */
 void fill_invalidate_all(struct server *srv, int db, enum fill_source src);
 
-/* Fills in flight may not be stored (the invalidation channel is gone). */
-void fill_mark_all_stale(struct server *srv);
+/* Redis may no longer tell corral about writes to what it holds (the
+ * invalidation channel or a tracked connection is gone): drop every cached
+ * entry and keep fills in flight from being stored. Leases are left alone:
+ * they still end by a write through corral or by their timeout. */
+void fill_cache_flush(struct server *srv);
 
 /* r is being dropped (its client left): leave any flight it waits on. */
 void fill_req_cancel(struct req *r);

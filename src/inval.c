@@ -149,6 +149,7 @@ static void iv_reply(struct inval *iv, redisReply *r)
         }
         iv->state = IV_READY;
         iv->backoff_ms = 0;
+        evtimer_del(iv->timer);
         srv->inval_gen++;
         if (srv->inval_gen == 0)
             srv->inval_gen = 1;
@@ -207,9 +208,19 @@ static void iv_event(struct bufferevent *bev, short what, void *arg)
     }
 }
 
+/* Reconnect when down; give up on a connection not ready by
+ * upstream.connect_timeout. */
 static void iv_timer(evutil_socket_t fd, short what, void *arg)
 {
-    iv_connect(arg);
+    struct inval *iv = arg;
+
+    if (iv->state == IV_DOWN) {
+        iv_connect(iv);
+    } else if (iv->state != IV_READY) {
+        log_warn("invalidation connection: not ready after %llu ms",
+                 (unsigned long long)iv->srv->conf.upstream.connect_timeout_ms);
+        iv_fail(iv, "invalidation connection timed out");
+    }
 }
 
 static void iv_connect(struct inval *iv)
@@ -247,6 +258,12 @@ static void iv_connect(struct inval *iv)
     iv_send(iv, "*2\r\n$6\r\nCLIENT\r\n$2\r\nID\r\n");
     iv_send(iv, "*2\r\n$9\r\nSUBSCRIBE\r\n$20\r\n" INVAL_CHANNEL "\r\n");
     iv->last_ping_ms = server_now_ms();
+    {
+        uint64_t ms = srv->conf.upstream.connect_timeout_ms;
+        struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+        evtimer_add(iv->timer, &tv);
+    }
 }
 
 struct inval *inval_start(struct server *srv)

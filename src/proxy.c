@@ -168,7 +168,8 @@ static int proxy_capture_write(struct client *c, struct req *r,
         n = cmd_keys(cmd, argc, srv->argv, srv->argvlen, all, argc, NULL);
         for (i = 0; i < n; i++) {
             if (c->in_multi) {
-                if (proxy_keys_add(&c->txkeys, &c->txkeys_len, &c->txkeys_cap,
+                if (c->txkeys_len > PROXY_TXKEYS_MAX ||
+                    proxy_keys_add(&c->txkeys, &c->txkeys_len, &c->txkeys_cap,
                                    srv->argv[all[i]], srv->argvlen[all[i]]) < 0)
                     c->txkeys_overflow = 1;
             } else if (proxy_keys_add(&r->keys, &r->keys_len, &r->keys_cap,
@@ -317,6 +318,22 @@ static enum proxy_result proxy_hello(struct client *c, struct evbuffer *in,
     return proxy_answer(c, start, in, reqlen, buf, (size_t)n);
 }
 
+/* Answer "-ERR '<command> [<sub>]' <why>". */
+static enum proxy_result proxy_refuse(struct client *c, struct evbuffer *in,
+                                      size_t reqlen, int argc, uint64_t start,
+                                      const char *why)
+{
+    struct server *srv = c->srv;
+    char buf[200];
+    int n0 = (int)(srv->argvlen[0] > 32 ? 32 : srv->argvlen[0]);
+    int n1 = argc > 1 ? (int)(srv->argvlen[1] > 32 ? 32 : srv->argvlen[1]) : 0;
+    int n = snprintf(buf, sizeof(buf), "-ERR '%.*s%s%.*s' %s\r\n", n0,
+                     srv->argv[0], argc > 1 ? " " : "", n1,
+                     argc > 1 ? srv->argv[1] : "", why);
+
+    return proxy_answer(c, start, in, reqlen, buf, (size_t)n);
+}
+
 static enum proxy_result proxy_local(struct client *c, const struct cmd *cmd,
                                      struct evbuffer *in, size_t reqlen,
                                      int argc, uint64_t start)
@@ -385,14 +402,8 @@ static enum proxy_result proxy_local(struct client *c, const struct cmd *cmd,
             evbuffer_free(tmp);
             return pr;
         }
-    case CMD_PROC_UNSUPPORTED: {
-        char buf[160];
-        int n = snprintf(buf, sizeof(buf),
-                         "-ERR '%.*s %.*s' is not supported through corral\r\n",
-                         (int)(srv->argvlen[0] > 32 ? 32 : srv->argvlen[0]), srv->argv[0],
-                         (int)(srv->argvlen[1] > 32 ? 32 : srv->argvlen[1]), srv->argv[1]);
-        return proxy_answer(c, start, in, reqlen, buf, (size_t)n);
-    }
+    case CMD_PROC_UNSUPPORTED:
+        return proxy_refuse(c, in, reqlen, argc, start, "is not supported through corral");
     default:
         return PROXY_DONE;
     }
@@ -474,6 +485,10 @@ static int proxy_mget(struct client *c, struct evbuffer *in, size_t reqlen,
     r->lat_class = LAT_MISS;
     r->op = upstream_send_argv(u, UPOP_MGET, r, c->db, 1 + nmiss, srv->argv,
                                srv->argvlen);
+    if (r->op) {
+        /* the cached part waits for the rest: it counts as held output */
+        c->held += evbuffer_get_length(r->aux);
+    }
     if (!r->op) {
         evbuffer_drain(in, reqlen);
         client_reply(r, UNAVAILABLE, sizeof(UNAVAILABLE) - 1);
@@ -502,6 +517,8 @@ static void proxy_mget_reply(struct req *r, struct evbuffer *in, size_t len,
     struct evbuffer *out;
     int i;
 
+    if (r->c)
+        r->c->held -= evbuffer_get_length(r->aux);
     if (!r->c || s->type != '*' || s->num < 0) {
         if (r->c) {
             client_reply_move(r, in, len);
@@ -511,6 +528,11 @@ static void proxy_mget_reply(struct req *r, struct evbuffer *in, size_t len,
         return;
     }
     p = (const char *)evbuffer_pullup(in, (ssize_t)len);
+    if (!p) {
+        evbuffer_drain(in, len);
+        client_reply(r, "-ERR out of memory\r\n", 20);
+        return;
+    }
     out = client_reply_buffer(r);
     off = 0;
     while (off < len && p[off] != '\n')
@@ -553,8 +575,8 @@ static int proxy_needs_pin(const struct client *c, const struct cmd *cmd,
         return 1;
     if (!cmd)
         return 0;
-    if (cmd->flags & (CMD_MULTI | CMD_WATCH | CMD_SUBSCRIBE | CMD_MONITOR |
-                      CMD_BLOCKING))
+    if (cmd->flags & (CMD_MULTI | CMD_WATCH | CMD_SUBSCRIBE | CMD_PUBSUB |
+                      CMD_MONITOR | CMD_BLOCKING))
         return 1;
     if ((cmd->flags & CMD_MAYBLOCK) &&
         cmd_blocks(cmd, argc, srv->argv, srv->argvlen))
@@ -563,13 +585,13 @@ static int proxy_needs_pin(const struct client *c, const struct cmd *cmd,
 }
 
 /* Update the client's connection state for a request sent on its
- * dedicated connection. */
-static void proxy_pin_state(struct client *c, const struct cmd *cmd, int argc)
+ * dedicated connection. Returns 1 when the request may block in Redis. */
+static int proxy_pin_state(struct client *c, const struct cmd *cmd, int argc)
 {
     struct server *srv = c->srv;
 
     if (!cmd)
-        return;
+        return 0;
     if (cmd->flags & CMD_MULTI)
         c->in_multi = 1;
     else if (cmd->flags & (CMD_EXEC | CMD_DISCARD))
@@ -578,11 +600,10 @@ static void proxy_pin_state(struct client *c, const struct cmd *cmd, int argc)
         c->watching = 1;
     else if ((cmd->flags & CMD_UNWATCH) && !c->in_multi)
         c->watching = 0;
-    if (!c->in_multi &&
-        ((cmd->flags & CMD_BLOCKING) ||
-         ((cmd->flags & CMD_MAYBLOCK) &&
-          cmd_blocks(cmd, argc, srv->argv, srv->argvlen))))
-        c->pin->blocking = 1;
+    return !c->in_multi &&
+           ((cmd->flags & CMD_BLOCKING) ||
+            ((cmd->flags & CMD_MAYBLOCK) &&
+             cmd_blocks(cmd, argc, srv->argv, srv->argvlen)));
 }
 
 enum proxy_result proxy_request(struct client *c, struct evbuffer *in,
@@ -613,8 +634,10 @@ enum proxy_result proxy_request(struct client *c, struct evbuffer *in,
                   cmd->proc == CMD_PROC_QUIT)))
         return PROXY_ANSWER_LIT(NOAUTH);
 
-    /* subscribed: everything goes to the stream, replies are pushed */
-    if (c->stream && c->pin) {
+    /* subscribed: everything goes to the stream, replies are pushed
+       (RESET and QUIT end it here) */
+    if (c->stream && c->pin &&
+        !(cmd && (cmd->proc == CMD_PROC_RESET || cmd->proc == CMD_PROC_QUIT))) {
         if (!upstream_send(c->pin, UPOP_IGNORE, NULL, c->db, in, reqlen)) {
             client_close(c);
             return PROXY_CLOSED;
@@ -623,21 +646,30 @@ enum proxy_result proxy_request(struct client *c, struct evbuffer *in,
     }
 
     if (cmd && cmd->proc != CMD_PROC_FORWARD && cmd->proc != CMD_PROC_GET &&
-        cmd->proc != CMD_PROC_MGET && cmd->proc != CMD_PROC_SELECT &&
-        !(c->pin && c->in_multi))
-        return proxy_local(c, cmd, in, reqlen, argc, start);
+        cmd->proc != CMD_PROC_MGET) {
+        /* Inside MULTI these would be queued by Redis on the dedicated
+           connection and change its state behind corral's back. */
+        if (c->in_multi && cmd->proc != CMD_PROC_QUIT)
+            return proxy_refuse(c, in, reqlen, argc, start,
+                                "inside MULTI is not supported through corral");
+        if (cmd->proc != CMD_PROC_SELECT)
+            return proxy_local(c, cmd, in, reqlen, argc, start);
+    }
 
     pin = proxy_needs_pin(c, cmd, argc, srv);
     if (pin) {
-        int stream = cmd && (cmd->flags & (CMD_SUBSCRIBE | CMD_MONITOR)) &&
+        int stream = cmd &&
+                     (cmd->flags & (CMD_SUBSCRIBE | CMD_PUBSUB | CMD_MONITOR)) &&
                      !c->in_multi;
 
         if (c->inflight && c->up != c->pin)
             return PROXY_WAIT;
         if (stream && c->head)
             return PROXY_WAIT;
-        if (!c->pin && !(c->pin = upstream_dedicate(srv, c)))
-            return PROXY_ANSWER_LIT("-ERR out of memory\r\n");
+        if (!c->pin && !(c->pin = upstream_dedicate(srv, c))) {
+            metrics_inc(&srv->metrics, UPSTREAM_ERRORS);
+            return PROXY_ANSWER_LIT(UNAVAILABLE);
+        }
         if (stream) {
             c->stream = 1;
             c->pin->stream = 1;
@@ -718,14 +750,18 @@ send_shared:
             if (r->op) {
                 u->db = (int)db;
                 c->db = (int)db;
-                r->swap_b = -1;       /* marks a SELECT: see the reply */
+                r->is_select = 1;     /* see proxy_req_settled */
             }
             goto sent;
         }
     }
-    if (pin)
-        proxy_pin_state(c, cmd, argc);
-    r->op = upstream_send(u, UPOP_CLIENT, r, c->db, in, reqlen);
+    {
+        int blocks = pin && proxy_pin_state(c, cmd, argc);
+
+        r->op = upstream_send(u, UPOP_CLIENT, r, c->db, in, reqlen);
+        if (r->op)
+            r->op->blocking = blocks;
+    }
 sent:
     if (!r->op) {
         if (r->is_write) {
@@ -767,11 +803,12 @@ static void proxy_req_settled(struct server *srv, struct req *r, int is_err)
     c->inflight--;
     if (r->is_write)
         c->writes_inflight--;
-    if (r->swap_b == -1 && is_err) {
-        /* SELECT refused: the connection and the client stay where they
-         * were */
+    if (r->is_select && is_err) {
+        /* SELECT refused: the client stays in its db; which db the
+           connection is in is no longer known (others may have selected
+           since), so the next request on it selects again */
         if (c->up)
-            c->up->db = (int)r->swap_a;
+            c->up->db = -1;
         c->db = (int)r->swap_a;
     }
     if (r->on_pin && (r->cmd_flags & CMD_EXEC) && c->txkeys_len) {
@@ -784,8 +821,6 @@ static void proxy_req_settled(struct server *srv, struct req *r, int is_err)
         c->txkeys_len = 0;
         c->txkeys_overflow = 0;
     }
-    if (r->on_pin && c->pin && c->pin->nops == 0)
-        c->pin->blocking = 0;
 }
 
 static void proxy_req_resume(struct client *c)
@@ -851,8 +886,10 @@ void proxy_upop_failed(struct upconn *u, struct upop *op, const char *msg)
             proxy_req_settled(srv, r, 1);
         } else {
             r->op = NULL;
-            if (c)
+            if (c) {
                 c->inflight--;
+                c->held -= evbuffer_get_length(r->aux);
+            }
         }
         if (!c) {
             client_req_free(srv, r);

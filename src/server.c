@@ -164,8 +164,7 @@ void server_cache_lost(struct server *srv, const char *why)
     log_warn("cache flushed: %s", why);
     srv->cache_usable = srv->conf.cache.invalidation == CONF_INVAL_NONE;
     srv->inval_gen++;
-    fill_mark_all_stale(srv);
-    fill_invalidate_all(srv, -1, FILL_SRC_FLUSH);
+    fill_cache_flush(srv);
 }
 
 /* ---- housekeeping ---- */
@@ -304,8 +303,10 @@ void server_reload(struct server *srv)
         nc.upstream.connections != srv->conf.upstream.connections;
     listen_changed = server_str_changed(nc.listen, srv->conf.listen);
     stats_changed = server_str_changed(nc.stats.listen, srv->conf.stats.listen);
+    /* tracking cannot switch between BCAST and default mode on a live
+       connection: a mode change rebuilds the pool too */
+    upstream_changed |= nc.cache.invalidation != srv->conf.cache.invalidation;
     inval_changed = upstream_changed ||
-                    nc.cache.invalidation != srv->conf.cache.invalidation ||
                     server_wants_inval(&nc) != server_wants_inval(&srv->conf);
 
     /* bind the new stats port before anything changes, so that a failure
@@ -347,7 +348,9 @@ void server_reload(struct server *srv)
         srv->stats = new_stats;
     }
     if (upstream_changed) {
-        /* the pool may change size: rebuild it */
+        /* the pool may change size: rebuild it; dedicated connections to
+           the old upstream are not reused */
+        srv->up_gen++;
         upstream_pool_stop(srv);
         if (upstream_pool_start(srv) < 0)
             log_error("out of memory restarting the upstream pool");

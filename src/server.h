@@ -52,6 +52,7 @@ struct server {
     struct upconn *idle;             /* idle dedicated connections */
     int nidle;
     int npinned;
+    unsigned up_gen;                 /* bumps when the upstream changes */
     struct upop *free_ops;           /* recycled upops */
     /* argument vectors of the request being routed (grown as needed) */
     const char **argv;

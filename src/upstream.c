@@ -25,6 +25,7 @@
 
 #include "addr.h"
 #include "client.h"
+#include "fill.h"
 #include "inval.h"
 #include "log.h"
 #include "proxy.h"
@@ -239,18 +240,57 @@ static int up_internal_reply(struct upconn *u, struct upop *op,
         }
         break;
     case UPOP_SELECT:
-        if (is_err)
+        if (is_err) {
             log_warn("upstream SELECT %lld failed: %s", op->arg, msg + 1);
+            u->db = -1;           /* unknown: select again next time */
+        }
         break;
     case UPOP_TRACKING:
         if (is_err) {
             log_error("upstream CLIENT TRACKING failed: %s", msg + 1);
+            u->tracking_want = 0;
         } else if ((unsigned)op->arg == srv->inval_gen) {
             u->tracking_gen = (unsigned)op->arg;
         }
         break;
     default:
         break;
+    }
+    return 0;
+}
+
+/* Is the pushed reply of len bytes at the front of in the last
+ * "unsubscribe"-kind confirmation (subscription count 0), which ends the
+ * client's subscribed state? */
+static int up_stream_ends(struct evbuffer *in, size_t len,
+                          const struct resp_scanner *s)
+{
+    static const char *const kinds[] = { "unsubscribe", "punsubscribe",
+                                         "sunsubscribe" };
+    char head[32];
+    size_t i, n = len < sizeof(head) ? len : sizeof(head);
+    char tail[5];
+
+    if (s->type != '*' || s->num != 3 || len < 16)
+        return 0;
+    evbuffer_copyout(in, head, n);
+    {
+        struct evbuffer_ptr p;
+
+        if (evbuffer_ptr_set(in, &p, len - 5, EVBUFFER_PTR_SET) < 0 ||
+            evbuffer_copyout_from(in, &p, tail, 5) != 5)
+            return 0;
+    }
+    if (memcmp(tail, "\n:0\r\n", 5) != 0)
+        return 0;
+    for (i = 0; i < 3; i++) {
+        size_t kl = strlen(kinds[i]);
+        char want[24];
+        int wl = snprintf(want, sizeof(want), "*3\r\n$%zu\r\n", kl);
+
+        if (n >= (size_t)wl + kl && memcmp(head, want, (size_t)wl) == 0 &&
+            strncasecmp(head + wl, kinds[i], kl) == 0)
+            return 1;
     }
     return 0;
 }
@@ -288,7 +328,14 @@ static void up_read(struct bufferevent *bev, void *arg)
 
         /* one complete reply of 'scanned' bytes at the front of in */
         if (u->stream && u->pinned && !u->head) {
-            client_write_move(u->pinned, in, scanned);
+            struct client *c = u->pinned;
+
+            if (up_stream_ends(in, scanned, &u->scan)) {
+                /* back to request/reply; released at the next request */
+                u->stream = 0;
+                c->stream = 0;
+            }
+            client_write_move(c, in, scanned);
         } else {
             struct upop *op = up_pop(u);
 
@@ -365,12 +412,18 @@ static void up_fail(struct upconn *u, const char *msg)
     struct upop *op;
     int was_ready = u->state == UP_READY;
 
+    /* Redis forgets what this connection was tracking: writes to keys it
+       filled would no longer be reported, so nothing cached may stay */
+    if (u->index >= 0 && u->tracking_gen && srv->cache_usable &&
+        srv->conf.cache.invalidation == CONF_INVAL_TRACKING) {
+        log_warn("cache flushed: a tracked upstream connection was lost");
+        fill_cache_flush(srv);
+    }
     up_free_bev(u);
     u->state = UP_DOWN;
     u->tracking_gen = 0;
     u->tracking_want = 0;
     u->stream = 0;
-    u->blocking = 0;
     resp_scan_init(&u->scan);
     u->scan_off = 0;
     while ((op = up_pop(u)) != NULL) {
@@ -472,6 +525,7 @@ static int up_connect(struct upconn *u)
     bufferevent_enable(u->bev, EV_READ | EV_WRITE);
     u->state = UP_CONNECTING;
     u->db = 0;
+    u->gen = srv->up_gen;
     resp_scan_init(&u->scan);
     u->scan_off = 0;
     if (addr_parse(srv->conf.upstream.address, &ss, &sslen) < 0) {
@@ -547,19 +601,22 @@ int upstream_pool_start(struct server *srv)
 
 void upstream_pool_stop(struct server *srv)
 {
-    int i;
+    struct upconn **pool = srv->pool;
+    int i, n = srv->npool;
 
-    for (i = 0; i < srv->npool; i++) {
-        struct upconn *u = srv->pool[i];
+    /* detach first: failing requests wakes clients, which must not find
+       the connections being torn down */
+    srv->pool = NULL;
+    srv->npool = 0;
+    for (i = 0; i < n; i++) {
+        struct upconn *u = pool[i];
 
         if (!u)
             continue;
         u->index = -2;          /* as a dedicated one: fail, no reconnect */
         up_fail(u, "ERR upstream unavailable");
     }
-    free(srv->pool);
-    srv->pool = NULL;
-    srv->npool = 0;
+    free(pool);
     while (srv->idle) {
         struct upconn *u = srv->idle;
 
@@ -625,8 +682,8 @@ void upstream_release(struct upconn *u, int reusable)
         srv->npinned--;
     }
     if (reusable && u->nops == 0 && !u->stream && u->state != UP_DOWN &&
+        u->gen == srv->up_gen &&
         srv->nidle < UP_IDLE_MAX && !srv->shutting_down) {
-        u->blocking = 0;
         u->next_idle = srv->idle;
         u->in_idle = 1;
         srv->idle = u;
@@ -658,7 +715,7 @@ void upstream_tracking_refresh(struct server *srv)
 static void up_check_timeout(struct upconn *u, uint64_t now_ns,
                              uint64_t limit_ns)
 {
-    if (u->head && !u->blocking && !u->stream &&
+    if (u->head && !u->head->blocking && !u->stream &&
         now_ns - u->head->sent_ns > limit_ns) {
         log_warn("upstream %s: request timed out after %llu ms",
                  u->srv->conf.upstream.address,

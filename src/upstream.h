@@ -49,6 +49,8 @@ struct upop {
     void *target;
     long long arg;
     uint64_t sent_ns;
+    int blocking;             /* may block in Redis: exempt from
+                                 upstream.timeout */
 };
 
 enum up_state { UP_DOWN = 0, UP_CONNECTING, UP_HANDSHAKE, UP_READY };
@@ -70,10 +72,9 @@ struct upconn {
     struct client *pinned;    /* dedicated: the client it serves */
     int stream;               /* dedicated: subscribed/monitoring, replies
                                  are pushed, not matched to requests */
-    int blocking;             /* dedicated: a blocking command in flight
-                                 (exempt from upstream.timeout) */
     struct upconn *next_idle; /* dedicated: idle list link */
     int in_idle;              /* on the idle list */
+    unsigned gen;             /* srv->up_gen when it connected */
 };
 
 /* Open the pool's shared connections (they connect in the background).

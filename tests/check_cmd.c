@@ -301,10 +301,13 @@ START_TEST(test_procs)
                      CMD_PROC_UNSUPPORTED);
     ck_assert_int_eq(cmd_lookup_sub("CLIENT", 6, "Caching", 7)->proc,
                      CMD_PROC_UNSUPPORTED);
+    ck_assert_int_eq(must_lookup("SYNC")->proc, CMD_PROC_UNSUPPORTED);
+    ck_assert_int_eq(must_lookup("psync")->proc, CMD_PROC_UNSUPPORTED);
+    ck_assert_int_eq(must_lookup("REPLCONF")->proc, CMD_PROC_UNSUPPORTED);
     for (size_t i = 0; i < cmd_count(); i++)
         if (cmd_at(i)->proc != CMD_PROC_FORWARD)
             special++;
-    ck_assert_uint_eq(special, 12);
+    ck_assert_uint_eq(special, 15);
 }
 END_TEST
 

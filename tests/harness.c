@@ -191,36 +191,65 @@ int h_redis_restart(struct proc *p)
     return h_redis_spawn(p, p->port, 1);
 }
 
+/* Ready: corral's port accepts, or the process has exited (bind failed). */
+struct h_start_wait {
+    struct proc *p;
+    int exited;
+};
+
+static int h_started_or_exited(void *arg)
+{
+    struct h_start_wait *sw = arg;
+    int status;
+
+    if (waitpid(sw->p->pid, &status, WNOHANG) == sw->p->pid) {
+        sw->exited = 1;
+        sw->p->pid = 0;
+        return 1;
+    }
+    return h_port_open(sw->p->port);
+}
+
 int h_corral_start(struct proc *p, int upstream_port, int stats_port,
                    const char *extra_yaml)
 {
     const char *bin = getenv("CORRAL_BIN") ? getenv("CORRAL_BIN") : CORRAL_BIN;
     char *argv[] = { (char *)bin, "-c", p->conf, NULL };
-    FILE *f;
+    int attempt;
 
-    p->port = h_free_port();
-    snprintf(p->conf, sizeof(p->conf), "%s/corral-%d.yml", h_tmpdir(), p->port);
-    snprintf(p->log, sizeof(p->log), "%s/corral-%d.log", h_tmpdir(), p->port);
-    f = fopen(p->conf, "w");
-    if (!f)
-        return -1;
-    fprintf(f, "listen: 127.0.0.1:%d\nupstream:\n  address: 127.0.0.1:%d\n",
-            p->port, upstream_port);
-    if (stats_port > 0)
-        fprintf(f, "stats:\n  listen: 127.0.0.1:%d\n", stats_port);
-    else
-        fprintf(f, "stats:\n  listen: \"\"\n");
-    if (extra_yaml)
-        fputs(extra_yaml, f);
-    fclose(f);
-    p->pid = h_spawn(argv, p->log);
-    if (p->pid < 0)
-        return -1;
-    if (!h_wait_until(h_port_ready, &p->port, 10000))
-        return -1;
-    if (!h_port_open(upstream_port))
-        return 0;
-    return h_corral_answers(p->port, 1, 10000) ? 0 : -1;
+    /* a free port can be taken by a parallel test between the probe and
+       corral's bind: corral then exits, and another port is tried */
+    for (attempt = 0; attempt < 3; attempt++) {
+        struct h_start_wait sw = { p, 0 };
+        FILE *f;
+
+        p->port = h_free_port();
+        snprintf(p->conf, sizeof(p->conf), "%s/corral-%d.yml", h_tmpdir(), p->port);
+        snprintf(p->log, sizeof(p->log), "%s/corral-%d.log", h_tmpdir(), p->port);
+        f = fopen(p->conf, "w");
+        if (!f)
+            return -1;
+        fprintf(f, "listen: 127.0.0.1:%d\nupstream:\n  address: 127.0.0.1:%d\n",
+                p->port, upstream_port);
+        if (stats_port > 0)
+            fprintf(f, "stats:\n  listen: 127.0.0.1:%d\n", stats_port);
+        else
+            fprintf(f, "stats:\n  listen: \"\"\n");
+        if (extra_yaml)
+            fputs(extra_yaml, f);
+        fclose(f);
+        p->pid = h_spawn(argv, p->log);
+        if (p->pid < 0)
+            return -1;
+        if (!h_wait_until(h_started_or_exited, &sw, 10000))
+            return -1;
+        if (sw.exited)
+            continue;
+        if (!h_port_open(upstream_port))
+            return 0;
+        return h_corral_answers(p->port, 1, 10000) ? 0 : -1;
+    }
+    return -1;
 }
 
 int h_stop(struct proc *p, int sig)
