@@ -497,26 +497,25 @@ long long h_info_int(int redis_port, const char *field)
     return v;
 }
 
-long long h_metric(int stats_port, const char *name)
+char *h_http_get(int port, const char *path, int *status)
 {
-    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
     struct sockaddr_in sa;
-    char *buf = NULL, needle[256];
+    char *buf = NULL, req[512];
     size_t n = 0, cap = 0;
-    long long end = h_now_ms() + 10000, v = -1;
-    const char *s;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    long long end = h_now_ms() + 10000;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), len;
 
     if (fd < 0)
-        return -1;
+        return NULL;
+    len = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)stats_port);
+    sa.sin_port = htons((unsigned short)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        write(fd, req, sizeof(req) - 1) != (ssize_t)(sizeof(req) - 1)) {
+        write(fd, req, (size_t)len) != (ssize_t)len) {
         close(fd);
-        return -1;
+        return NULL;
     }
     for (;;) {
         struct pollfd pfd = { fd, POLLIN, 0 };
@@ -539,8 +538,21 @@ long long h_metric(int stats_port, const char *name)
         n += (size_t)r;
     }
     close(fd);
+    if (!buf)
+        return NULL;
+    buf[n] = '\0';
+    if (status)
+        *status = strncmp(buf, "HTTP/1.", 7) == 0 ? atoi(buf + 9) : -1;
+    return buf;
+}
+
+long long h_metric(int stats_port, const char *name)
+{
+    char *buf = h_http_get(stats_port, "/metrics", NULL), needle[256];
+    const char *s;
+    long long v = -1;
+
     if (buf) {
-        buf[n] = '\0';
         snprintf(needle, sizeof(needle), "\n%s ", name);
         if ((s = strstr(buf, needle)))
             v = atoll(s + strlen(needle));

@@ -114,6 +114,11 @@ long long h_info_int(int redis_port, const char *field);
  * corral_requests_total{class="hit"}. -1 when absent or unreachable. */
 long long h_metric(int stats_port, const char *name);
 
+/* GET path over HTTP/1.0 from 127.0.0.1:port: the whole response (status
+ * line, headers, body; malloc'd, NUL-terminated) and its status code, or
+ * NULL. */
+char *h_http_get(int port, const char *path, int *status);
+
 /* ---- raw client sockets, Redis's client list, external programs ---- */
 
 /* A client socket with a reply parser, for bytes hiredis would not send

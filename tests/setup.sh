@@ -15,9 +15,11 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 mode=${1:-run}
 
+# what running needs, and what the whole suite needs on top
 PKGS="build-essential autoconf automake pkg-config libevent-dev \
-libhiredis-dev libyaml-dev check redis-server redis-tools nutcracker \
-clang-14 libclang-rt-14-dev mandoc systemd prometheus curl"
+libhiredis-dev libyaml-dev check redis-server redis-tools"
+[ "$mode" = run ] || PKGS="$PKGS nutcracker clang-14 libclang-rt-14-dev \
+mandoc systemd prometheus curl"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
