@@ -11,15 +11,11 @@
  * with a deadline; nothing sleeps for a fixed time.
  */
 #include <check.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,39 +23,17 @@
 
 #define WAIT_MS 10000
 
-/* The processes of one test; file scope so that the atexit handler can
- * stop them when a failed assertion ends the test process. */
-static struct {
-    struct proc redis, corral;
-    int stats;                  /* corral's stats port */
-} w;
-
-static void kill_children(void)
-{
-    struct proc *ps[] = { &w.corral, &w.redis };
-    size_t i;
-
-    for (i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
-        if (ps[i]->pid > 0) {
-            kill(ps[i]->pid, SIGKILL);
-            waitpid(ps[i]->pid, NULL, 0);
-            ps[i]->pid = 0;
-        }
-    }
-}
+/* The processes of one test (file scope: see harness.h). */
+static struct h_world w;
 
 static void setup(void)
 {
-    static int registered;
-
-    memset(&w, 0, sizeof(w));
-    if (!registered && atexit(kill_children) == 0)
-        registered = 1;
+    h_world_setup(&w);
 }
 
 static void teardown(void)
 {
-    kill_children();
+    h_world_kill(&w);
 }
 
 /* ---- helpers ---- */
@@ -70,22 +44,6 @@ static long long now_us(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static redisContext *to_redis(void)
-{
-    redisContext *c = h_connect(w.redis.port);
-
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-static redisContext *to_corral(void)
-{
-    redisContext *c = h_connect(w.corral.port);
-
-    ck_assert_ptr_nonnull(c);
-    return c;
 }
 
 /* How many GETs one GET of key through c caused upstream, or -1 when the
@@ -99,61 +57,11 @@ static long long get_upstream(redisContext *c, const char *key, const char *want
     return h_cmdstat(w.redis.port, "get") - before;
 }
 
-struct cached_arg {
-    redisContext *c;
-    const char *key, *want;
-};
-
-static int is_cached(void *arg)
-{
-    struct cached_arg *a = arg;
-
-    return get_upstream(a->c, a->key, a->want) == 0;
-}
-
 /* Read key through c until corral answers it from its cache: true once
  * the invalidation channel is up (it comes up after corral starts). */
 static int wait_cached(redisContext *c, const char *key, const char *want)
 {
-    struct cached_arg a = { c, key, want };
-
-    return h_wait_until(is_cached, &a, WAIT_MS);
-}
-
-/* Start Redis and corral (extra YAML appended to its config) and wait
- * until corral's cache is live. */
-static void start(const char *extra)
-{
-    redisContext *r, *c;
-
-    w.stats = h_free_port();
-    ck_assert_int_eq(h_redis_start(&w.redis, 0), 0);
-    ck_assert_int_eq(h_corral_start(&w.corral, w.redis.port, w.stats, extra), 0);
-    r = to_redis();
-    ck_assert(h_cmd_is(r, "OK", "SET probe:live 1"));
-    c = to_corral();
-    ck_assert(wait_cached(c, "probe:live", "1"));
-    redisFree(c);
-    redisFree(r);
-}
-
-/* The reply's string equals want (NULL: nil). Frees the reply. */
-static int reply_is(redisReply *rep, const char *want)
-{
-    int ok;
-
-    if (!rep)
-        return 0;
-    if (!want)
-        ok = rep->type == REDIS_REPLY_NIL;
-    else
-        ok = (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS) &&
-             strcmp(rep->str, want) == 0;
-    if (!ok)
-        fprintf(stderr, "reply_is: want '%s', got type %d '%s'\n",
-                want ? want : "(nil)", rep->type, rep->str ? rep->str : "");
-    freeReplyObject(rep);
-    return ok;
+    return h_wait_cached(c, w.redis.port, key, want, WAIT_MS);
 }
 
 struct poll_arg {
@@ -184,28 +92,6 @@ static int reads_within(redisContext *c, const char *key, const char *want,
     return h_wait_until(reads_value, &a, timeout_ms);
 }
 
-/* The id of corral's invalidation connection on Redis (the subscribed
- * one), or 0. */
-static long long subscriber_id(redisContext *r)
-{
-    redisReply *rep = redisCommand(r, "CLIENT LIST");
-    long long id = 0;
-    char *line, *save = NULL;
-
-    if (!rep || rep->type != REDIS_REPLY_STRING) {
-        if (rep)
-            freeReplyObject(rep);
-        return 0;
-    }
-    for (line = strtok_r(rep->str, "\n", &save); line && !id;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (strstr(line, " sub=1 ") && strncmp(line, "id=", 3) == 0)
-            id = atoll(line + 3);
-    }
-    freeReplyObject(rep);
-    return id;
-}
-
 struct sub_arg {
     redisContext *r;
     long long not_id;
@@ -216,20 +102,8 @@ static int new_subscriber(void *arg)
 {
     struct sub_arg *a = arg;
 
-    a->id = subscriber_id(a->r);
+    a->id = h_subscriber_id(a->r);
     return a->id != 0 && a->id != a->not_id;
-}
-
-struct metric_arg {
-    const char *name;
-    long long min;
-};
-
-static int metric_reached(void *arg)
-{
-    struct metric_arg *m = arg;
-
-    return h_metric(w.stats, m->name) >= m->min;
 }
 
 /* ---- coalescing ---- */
@@ -246,11 +120,11 @@ START_TEST(test_coalesce_200_misses)
     long long before, mid;
     int i, j;
 
-    start(NULL);
-    r = to_redis();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k v"));
     for (i = 0; i < NCOALESCE; i++) {
-        cs[i] = to_corral();
+        cs[i] = h_world_corral(&w);
         ck_assert(h_cmd_is(cs[i], "PONG", "PING"));
     }
     before = h_cmdstat(w.redis.port, "get");
@@ -260,13 +134,13 @@ START_TEST(test_coalesce_200_misses)
     for (i = 0; i < NCOALESCE; i++)
         ck_assert_int_eq(h_send(cs[i], "GET k"), 0);
     for (i = 0; i < NCOALESCE; i++)
-        ck_assert(reply_is(h_reply_within(cs[i], WAIT_MS), "v"));
+        ck_assert(h_reply_is(h_reply_within(cs[i], WAIT_MS), "v"));
     mid = h_cmdstat(w.redis.port, "get");
     ck_assert_int_eq(mid - before, 1);
 
     /* everything after is answered from memory */
     for (i = 0; i < NHIT_CONNS; i++) {
-        hc[i] = to_corral();
+        hc[i] = h_world_corral(&w);
         for (j = 0; j < NHITS / NHIT_CONNS; j++)
             ck_assert_int_eq(redisAppendCommand(hc[i], "GET k"), REDIS_OK);
     }
@@ -275,7 +149,7 @@ START_TEST(test_coalesce_200_misses)
             redisReply *rep = NULL;
 
             ck_assert_int_eq(redisGetReply(hc[i], (void **)&rep), REDIS_OK);
-            ck_assert(reply_is(rep, "v"));
+            ck_assert(h_reply_is(rep, "v"));
         }
         redisFree(hc[i]);
     }
@@ -292,10 +166,10 @@ START_TEST(test_write_through_visible)
 {
     redisContext *r, *c, *c2;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
-    c2 = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
+    c2 = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k old"));
     ck_assert(wait_cached(c2, "k", "old"));
     ck_assert(h_cmd_is(c, "OK", "SET k new"));
@@ -319,9 +193,9 @@ START_TEST(test_write_around_visible)
     redisContext *r, *c;
     long long t;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k old"));
     ck_assert(wait_cached(c, "k", "old"));
     ck_assert(h_cmd_is(r, "OK", "SET k new"));
@@ -338,10 +212,10 @@ START_TEST(test_write_commands_invalidate)
     redisContext *r, *c, *c2;
     long long t;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
-    c2 = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
+    c2 = h_world_corral(&w);
 
     /* DEL */
     ck_assert(h_cmd_is(r, "OK", "SET d1 v1"));
@@ -400,10 +274,10 @@ START_TEST(test_select_db)
     redisContext *r, *c, *c2;
     long long before;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
-    c2 = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
+    c2 = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k zero"));
     ck_assert(h_cmd_is(r, "OK", "SELECT 1"));
     ck_assert(h_cmd_is(r, "OK", "SET k one"));
@@ -447,9 +321,9 @@ START_TEST(test_stress_write_around)
     long long max_us = 0, total_us = 0;
     int i, retried = 0, extra_reads = 0;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k start"));
     ck_assert(wait_cached(c, "k", "start"));
     snprintf(prev, sizeof(prev), "start");
@@ -503,10 +377,10 @@ START_TEST(test_stress_write_through)
     long long before, t0;
     int i;
 
-    start(NULL);
-    r = to_redis();
-    wc = to_corral();
-    rc = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    wc = h_world_corral(&w);
+    rc = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k start"));
     ck_assert(wait_cached(rc, "k", "start"));
     before = h_cmdstat(w.redis.port, "get");
@@ -587,11 +461,11 @@ static void race_run(int through)
     redisContext *wc;
     long i, reads, bad;
 
-    start(NULL);
+    h_world_start(&w, NULL);
     memset(&rc, 0, sizeof(rc));
     rc.port = w.corral.port;
     atomic_store(&rc.writing, 1);
-    wc = through ? to_corral() : to_redis();
+    wc = through ? h_world_corral(&w) : h_world_redis(&w);
     ck_assert(h_cmd_is(wc, "OK", "SET k 0"));
     for (i = 0; i < NREADERS; i++)
         ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, &rc), 0);
@@ -634,9 +508,9 @@ START_TEST(test_invalidation_conn_killed)
     struct sub_arg sa;
     long long t;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "MSET k1 old k2 old"));
     ck_assert(wait_cached(c, "k1", "old"));
     ck_assert(wait_cached(c, "k2", "old"));
@@ -677,9 +551,9 @@ START_TEST(test_mget_partial)
     static const char *const want[] = { "A", "C", "B", "D", NULL };
     size_t i;
 
-    start(NULL);
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "MSET a A b B c C d D"));
     ck_assert(wait_cached(c, "a", "A"));
     ck_assert(wait_cached(c, "b", "B"));
@@ -739,9 +613,9 @@ START_TEST(test_max_value_not_cached)
     redisContext *r, *c;
     char big[2001], edge[1025], over[1026];
 
-    start("cache:\n  max_value: 1kb\n");
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, "cache:\n  max_value: 1kb\n");
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     memset(edge, 'y', sizeof(edge) - 1);
@@ -770,9 +644,10 @@ START_TEST(test_rule_nocache)
     redisContext *r, *c;
     int i;
 
-    start("cache:\n  rules:\n    - prefix: \"nocache:\"\n      cache: false\n");
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, "cache:\n  rules:\n    - prefix: \"nocache:\"\n"
+                      "      cache: false\n");
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "MSET nocache:x 1 other:x 2"));
     for (i = 0; i < 5; i++)
         ck_assert_int_eq(get_upstream(c, "nocache:x", "1"), 1);
@@ -792,9 +667,9 @@ START_TEST(test_local_ttl_without_invalidation)
     redisContext *r, *c;
     long long t;
 
-    start("cache:\n  invalidation: none\n  ttl: 300ms\n");
-    r = to_redis();
-    c = to_corral();
+    h_world_start(&w, "cache:\n  invalidation: none\n  ttl: 300ms\n");
+    r = h_world_redis(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k old"));
     ck_assert(wait_cached(c, "k", "old"));
     ck_assert(h_cmd_is(r, "OK", "SET k new"));
@@ -814,11 +689,11 @@ START_TEST(test_fill_error_shared)
     long long before;
     int i;
 
-    start(NULL);
-    r = to_redis();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
     ck_assert_int_eq(h_cmd_int(r, "RPUSH list a"), 1);
     for (i = 0; i < NWAIT_ERR; i++) {
-        cs[i] = to_corral();
+        cs[i] = h_world_corral(&w);
         ck_assert(h_cmd_is(cs[i], "PONG", "PING"));
     }
     before = h_cmdstat(w.redis.port, "get");
@@ -852,35 +727,34 @@ END_TEST
 START_TEST(test_waiter_disconnects)
 {
     redisContext *r, *cs[NWAIT], *c;
-    struct metric_arg m;
-    long long before;
+    const char *name = "corral_coalesced_reads_total";
+    long long before, min;
     int i;
 
-    start(NULL);
-    r = to_redis();
+    h_world_start(&w, NULL);
+    r = h_world_redis(&w);
     ck_assert(h_cmd_is(r, "OK", "SET k v"));
     for (i = 0; i < NWAIT; i++) {
-        cs[i] = to_corral();
+        cs[i] = h_world_corral(&w);
         ck_assert(h_cmd_is(cs[i], "PONG", "PING"));
     }
-    m.name = "corral_coalesced_reads_total";
-    m.min = h_metric(w.stats, m.name);
-    ck_assert_int_ge(m.min, 0);
-    m.min += NWAIT - 1;
+    min = h_metric(w.stats, name);
+    ck_assert_int_ge(min, 0);
+    min += NWAIT - 1;
     before = h_cmdstat(w.redis.port, "get");
     ck_assert(h_cmd_is(r, "OK", "CLIENT PAUSE 1000 ALL"));
     for (i = 0; i < NWAIT; i++)
         ck_assert_int_eq(h_send(cs[i], "GET k"), 0);
     /* all ten wait on the one fill; then half of them leave, the one whose
        read started it among them */
-    ck_assert(h_wait_until(metric_reached, &m, WAIT_MS));
+    ck_assert(h_metric_wait(w.stats, name, min, WAIT_MS));
     for (i = 0; i < NWAIT / 2; i++)
         redisFree(cs[i]);
     for (i = NWAIT / 2; i < NWAIT; i++)
-        ck_assert(reply_is(h_reply_within(cs[i], WAIT_MS), "v"));
+        ck_assert(h_reply_is(h_reply_within(cs[i], WAIT_MS), "v"));
     ck_assert_int_eq(h_cmdstat(w.redis.port, "get") - before, 1);
     /* the fill was stored and corral serves on */
-    c = to_corral();
+    c = h_world_corral(&w);
     ck_assert_int_eq(get_upstream(c, "k", "v"), 0);
     ck_assert(h_cmd_is(cs[NWAIT - 1], "PONG", "PING"));
     redisFree(c);
@@ -919,20 +793,10 @@ static Suite *cache_it_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(cache_it_suite());
-    struct rlimit rl;
-    int failed;
-
     /* hundreds of client sockets in one test */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    h_raise_nofile();
     /* the measured figures are printed line by line, so that those of a
        test that then fails are not lost with its process */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return h_run_suite(cache_it_suite());
 }

@@ -15,18 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <arpa/inet.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -34,103 +30,20 @@
 #define WAIT_MS 10000
 #define COMPUTE_MS 200          /* the naive loop's "expensive computation" */
 
-/* The processes of one test; file scope so that the atexit handler can
- * stop them when a failed assertion ends the test process. */
-static struct {
-    struct proc redis, corral;
-    int stats;                  /* corral's stats port */
-} w;
-
-static void kill_children(void)
-{
-    struct proc *ps[] = { &w.corral, &w.redis };
-    size_t i;
-
-    for (i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
-        if (ps[i]->pid > 0) {
-            kill(ps[i]->pid, SIGKILL);
-            waitpid(ps[i]->pid, NULL, 0);
-            ps[i]->pid = 0;
-        }
-    }
-}
+/* The processes of one test (file scope: see harness.h). */
+static struct h_world w;
 
 static void setup(void)
 {
-    static int registered;
-
-    memset(&w, 0, sizeof(w));
-    if (!registered && atexit(kill_children) == 0)
-        registered = 1;
+    h_world_setup(&w);
 }
 
 static void teardown(void)
 {
-    kill_children();
+    h_world_kill(&w);
 }
 
 /* ---- helpers ---- */
-
-static redisContext *to_redis(void)
-{
-    redisContext *c = h_connect(w.redis.port);
-
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-static redisContext *to_corral(void)
-{
-    redisContext *c = h_connect(w.corral.port);
-
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-static int probe_cached(void *arg)
-{
-    redisContext *c = arg;
-    long long before = h_cmdstat(w.redis.port, "get");
-
-    return h_cmd_is(c, "1", "GET probe:live") &&
-           h_cmdstat(w.redis.port, "get") == before;
-}
-
-/* Start Redis and corral (extra YAML appended to its config, a stats port)
- * and wait until corral's cache, and with it leasing, is live. */
-static void start(const char *extra)
-{
-    redisContext *r, *c;
-
-    w.stats = h_free_port();
-    ck_assert_int_eq(h_redis_start(&w.redis, 0), 0);
-    ck_assert_int_eq(h_corral_start(&w.corral, w.redis.port, w.stats, extra), 0);
-    r = to_redis();
-    ck_assert(h_cmd_is(r, "OK", "SET probe:live 1"));
-    c = to_corral();
-    ck_assert(h_wait_until(probe_cached, c, WAIT_MS));
-    redisFree(c);
-    redisFree(r);
-}
-
-/* The reply's string equals want (NULL: nil). Frees the reply. */
-static int reply_is(redisReply *rep, const char *want)
-{
-    int ok;
-
-    if (!rep)
-        return 0;
-    if (!want)
-        ok = rep->type == REDIS_REPLY_NIL;
-    else
-        ok = (rep->type == REDIS_REPLY_STRING || rep->type == REDIS_REPLY_STATUS) &&
-             strcmp(rep->str, want) == 0;
-    if (!ok)
-        fprintf(stderr, "reply_is: want '%s', got type %d '%s'\n",
-                want ? want : "(nil)", rep->type, rep->str ? rep->str : "");
-    freeReplyObject(rep);
-    return ok;
-}
 
 /* No reply arrives on c within ms. */
 static int silent_for(redisContext *c, int ms)
@@ -146,24 +59,10 @@ static int silent_for(redisContext *c, int ms)
     return c->err == 0;
 }
 
-struct metric_arg {
-    const char *name;
-    long long min;
-};
-
-static int metric_reached(void *arg)
-{
-    struct metric_arg *m = arg;
-
-    return h_metric(w.stats, m->name) >= m->min;
-}
-
 /* Wait until corral's metric name is at least min. */
 static int metric_wait(const char *name, long long min)
 {
-    struct metric_arg m = { name, min };
-
-    return h_wait_until(metric_reached, &m, WAIT_MS);
+    return h_metric_wait(w.stats, name, min, WAIT_MS);
 }
 
 /* Send GET key on c and wait until corral has parked it (one more reader
@@ -281,7 +180,7 @@ START_TEST(test_naive_loop_100_threads)
     long long max_ms = 0;
     int i;
 
-    start(NULL);
+    h_world_start(&w, NULL);
     ck_assert_int_eq(pthread_barrier_init(&bar, NULL, NTHREADS), 0);
     for (i = 0; i < NTHREADS; i++) {
         memset(&ns[i], 0, sizeof(ns[i]));
@@ -315,10 +214,10 @@ START_TEST(test_holder_disconnects)
     redisReply *rep;
     long long t;
 
-    start(NULL);                   /* lease.timeout 2 s */
-    a = to_corral();
-    b = to_corral();
-    c = to_corral();
+    h_world_start(&w, NULL);        /* lease.timeout 2 s */
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     park_get(b, "k", 0);
     park_get(c, "k", 1);
@@ -330,12 +229,12 @@ START_TEST(test_holder_disconnects)
     /* B, parked longest, now holds the lease */
     rep = h_reply_within(b, 100);
     ck_assert_msg(rep != NULL, "no reply to B within 100 ms of A leaving");
-    ck_assert(reply_is(rep, NULL));
+    ck_assert(h_reply_is(rep, NULL));
     printf("lease_it: holder left, next reader got the lease after %lld ms\n",
            h_now_ms() - t);
     ck_assert(silent_for(c, 100));
     ck_assert(h_cmd_is(b, "OK", "SET k v"));
-    ck_assert(reply_is(h_reply_within(c, 1000), "v"));
+    ck_assert(h_reply_is(h_reply_within(c, 1000), "v"));
     redisFree(c);
     redisFree(b);
 }
@@ -350,19 +249,20 @@ START_TEST(test_holder_never_writes)
     long long sent[NSILENT], at[NSILENT], at2[2], ta, t;
     int i;
 
-    start("lease:\n  timeout: 300ms\n  max_wait: 1s\n  unfilled_ttl: 2s\n");
-    a = to_corral();
+    h_world_start(&w, "lease:\n  timeout: 300ms\n  max_wait: 1s\n"
+                      "  unfilled_ttl: 2s\n");
+    a = h_world_corral(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     ta = h_now_ms();
     for (i = 0; i < NSILENT; i++) {
-        cs[i] = to_corral();
+        cs[i] = h_world_corral(&w);
         sent[i] = h_now_ms();
         park_get(cs[i], "k", i);
     }
     collect(cs, NSILENT, reps, at, 3000);
     for (i = 0; i < NSILENT; i++) {
         ck_assert_msg(reps[i] != NULL, "reader %d got no reply", i);
-        ck_assert(reply_is(reps[i], NULL));
+        ck_assert(h_reply_is(reps[i], NULL));
         printf("lease_it: silent holders: reader %d got nil after %lld ms "
                "(%lld ms after the first lease)\n", i, at[i] - sent[i],
                at[i] - ta);
@@ -383,16 +283,16 @@ START_TEST(test_holder_never_writes)
        held at all for unfilled_ttl */
     ck_assert(metric_wait("corral_leases_expired_total", NSILENT));
     ck_assert_int_lt(h_now_ms() - ta, 2000);
-    f = to_corral();
-    g = to_corral();
+    f = h_world_corral(&w);
+    g = h_world_corral(&w);
     pair[0] = f;
     pair[1] = g;
     t = h_now_ms();
     ck_assert_int_eq(h_send(f, "GET k"), 0);
     ck_assert_int_eq(h_send(g, "GET k"), 0);
     collect(pair, 2, r2, at2, 1000);
-    ck_assert(reply_is(r2[0], NULL));
-    ck_assert(reply_is(r2[1], NULL));
+    ck_assert(h_reply_is(r2[0], NULL));
+    ck_assert(h_reply_is(r2[1], NULL));
     printf("lease_it: in the no-lease cool-down, two readers got nil after "
            "%lld and %lld ms\n", at2[0] - t, at2[1] - t);
     ck_assert_int_lt(at2[0] - t, 50);
@@ -411,13 +311,13 @@ START_TEST(test_set_nx_fills)
 {
     redisContext *a, *b;
 
-    start(NULL);
-    a = to_corral();
-    b = to_corral();
+    h_world_start(&w, NULL);
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     park_get(b, "k", 0);
     ck_assert(h_cmd_is(a, "OK", "SET k v NX"));
-    ck_assert(reply_is(h_reply_within(b, 500), "v"));
+    ck_assert(h_reply_is(h_reply_within(b, 500), "v"));
     redisFree(b);
     redisFree(a);
 }
@@ -429,14 +329,14 @@ START_TEST(test_fulfilled_lease_cached)
     redisContext *a, *b, *c;
     long long before;
 
-    start(NULL);
-    a = to_corral();
-    b = to_corral();
-    c = to_corral();
+    h_world_start(&w, NULL);
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
+    c = h_world_corral(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     park_get(b, "k", 0);
     ck_assert(h_cmd_is(a, "OK", "SET k v"));
-    ck_assert(reply_is(h_reply_within(b, 500), "v"));
+    ck_assert(h_reply_is(h_reply_within(b, 500), "v"));
     before = h_cmdstat(w.redis.port, "get");
     ck_assert(h_cmd_is(c, "v", "GET k"));
     ck_assert(h_cmd_is(b, "v", "GET k"));
@@ -453,16 +353,16 @@ START_TEST(test_set_nx_fails)
 
     /* without invalidation the direct write below does not end the lease:
        only the holder's refused SET NX does */
-    start("cache:\n  invalidation: none\n");
-    a = to_corral();
-    b = to_corral();
-    r = to_redis();
+    h_world_start(&w, "cache:\n  invalidation: none\n");
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
+    r = h_world_redis(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     park_get(b, "k", 0);
     ck_assert(h_cmd_is(r, "OK", "SET k direct"));
     ck_assert(silent_for(b, 100));
     ck_assert(h_cmd_is(a, NULL, "SET k v2 NX"));
-    ck_assert(reply_is(h_reply_within(b, 500), "direct"));
+    ck_assert(h_reply_is(h_reply_within(b, 500), "direct"));
     ck_assert(h_cmd_is(a, "direct", "GET k"));
     redisFree(r);
     redisFree(b);
@@ -476,17 +376,17 @@ START_TEST(test_write_around_ends_lease)
     redisReply *rep;
     long long t, before;
 
-    start(NULL);
-    a = to_corral();
-    b = to_corral();
-    r = to_redis();
+    h_world_start(&w, NULL);
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
+    r = h_world_redis(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     park_get(b, "k", 0);
     ck_assert(h_cmd_is(r, "OK", "SET k v"));
     t = h_now_ms();
     rep = h_reply_within(b, 500);
     ck_assert_msg(rep != NULL, "parked reader not answered within 500 ms");
-    ck_assert(reply_is(rep, "v"));
+    ck_assert(h_reply_is(rep, "v"));
     printf("lease_it: write around corral ended the lease, reader answered "
            "after %lld ms\n", h_now_ms() - t);
     /* the value was cached for the readers after it */
@@ -506,9 +406,9 @@ START_TEST(test_pipeline_behind_parked_get)
 {
     redisContext *a, *b;
 
-    start(NULL);
-    a = to_corral();
-    b = to_corral();
+    h_world_start(&w, NULL);
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     ck_assert_int_eq(redisAppendCommand(b, "GET k"), REDIS_OK);
     ck_assert_int_eq(redisAppendCommand(b, "PING"), REDIS_OK);
@@ -518,10 +418,10 @@ START_TEST(test_pipeline_behind_parked_get)
     /* nothing is answered ahead of the parked read */
     ck_assert(silent_for(b, 100));
     ck_assert(h_cmd_is(a, "OK", "SET k v"));
-    ck_assert(reply_is(h_reply_within(b, 1000), "v"));
-    ck_assert(reply_is(h_reply_within(b, 1000), "PONG"));
-    ck_assert(reply_is(h_reply_within(b, 1000), "OK"));
-    ck_assert(reply_is(h_reply_within(b, 1000), "1"));
+    ck_assert(h_reply_is(h_reply_within(b, 1000), "v"));
+    ck_assert(h_reply_is(h_reply_within(b, 1000), "PONG"));
+    ck_assert(h_reply_is(h_reply_within(b, 1000), "OK"));
+    ck_assert(h_reply_is(h_reply_within(b, 1000), "1"));
     redisFree(b);
     redisFree(a);
 }
@@ -533,17 +433,18 @@ START_TEST(test_rule_no_lease)
     redisReply *reps[2];
     long long at[2], t;
 
-    start("cache:\n  rules:\n    - prefix: \"nolease:\"\n      lease: false\n");
-    a = to_corral();
-    b = to_corral();
+    h_world_start(&w, "cache:\n  rules:\n    - prefix: \"nolease:\"\n"
+                      "      lease: false\n");
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
     pair[0] = a;
     pair[1] = b;
     t = h_now_ms();
     ck_assert_int_eq(h_send(a, "GET nolease:x"), 0);
     ck_assert_int_eq(h_send(b, "GET nolease:x"), 0);
     collect(pair, 2, reps, at, 1000);
-    ck_assert(reply_is(reps[0], NULL));
-    ck_assert(reply_is(reps[1], NULL));
+    ck_assert(h_reply_is(reps[0], NULL));
+    ck_assert(h_reply_is(reps[1], NULL));
     ck_assert_int_lt(at[0] - t, 100);
     ck_assert_int_lt(at[1] - t, 100);
     /* and again: nobody holds a lease on it */
@@ -555,32 +456,11 @@ START_TEST(test_rule_no_lease)
     park_get(b, "x", 0);
     ck_assert(silent_for(b, 100));
     ck_assert(h_cmd_is(a, "OK", "SET x 1"));
-    ck_assert(reply_is(h_reply_within(b, 1000), "1"));
+    ck_assert(h_reply_is(h_reply_within(b, 1000), "1"));
     redisFree(b);
     redisFree(a);
 }
 END_TEST
-
-/* The id of corral's invalidation connection on Redis, or 0. */
-static long long subscriber_id(redisContext *r)
-{
-    redisReply *rep = redisCommand(r, "CLIENT LIST");
-    long long id = 0;
-    char *line, *save = NULL;
-
-    if (!rep || rep->type != REDIS_REPLY_STRING) {
-        if (rep)
-            freeReplyObject(rep);
-        return 0;
-    }
-    for (line = strtok_r(rep->str, "\n", &save); line && !id;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (strstr(line, " sub=1 ") && strncmp(line, "id=", 3) == 0)
-            id = atoll(line + 3);
-    }
-    freeReplyObject(rep);
-    return id;
-}
 
 /* Losing the invalidation connection flushes the cache but leaves leases
  * in force: a parked reader is neither failed nor released into a
@@ -599,14 +479,14 @@ START_TEST(test_inval_lost_while_parked)
     redisContext *a, *b, *c, *r;
     long long id, flushes;
 
-    start(NULL);
-    a = to_corral();
-    b = to_corral();
-    c = to_corral();
-    r = to_redis();
+    h_world_start(&w, NULL);
+    a = h_world_corral(&w);
+    b = h_world_corral(&w);
+    c = h_world_corral(&w);
+    r = h_world_redis(&w);
     ck_assert(h_cmd_is(a, NULL, "GET k"));
     park_get(b, "k", 0);
-    id = subscriber_id(r);
+    id = h_subscriber_id(r);
     ck_assert_int_gt(id, 0);
     flushes = h_metric(w.stats, "corral_invalidations_total{source=\"flush\"}");
     ck_assert_int_eq(h_cmd_int(r, "CLIENT KILL ID %lld", id), 1);
@@ -614,14 +494,14 @@ START_TEST(test_inval_lost_while_parked)
     /* still parked: no reply, not an error */
     ck_assert_ptr_null(h_reply_within(b, 100));
     ck_assert(h_cmd_is(a, "OK", "SET k v1"));
-    ck_assert(reply_is(h_reply_within(b, 1000), "v1"));
+    ck_assert(h_reply_is(h_reply_within(b, 1000), "v1"));
 
     /* back to normal: a new holder, a parked reader, a write */
-    ck_assert(h_wait_until(probe_cached, c, WAIT_MS));
+    ck_assert(h_wait_cached(c, w.redis.port, "probe:live", "1", WAIT_MS));
     ck_assert(h_cmd_is(a, NULL, "GET k2"));
     park_get(c, "k2", h_metric(w.stats, "corral_lease_waiting"));
     ck_assert(h_cmd_is(a, "OK", "SET k2 v"));
-    ck_assert(reply_is(h_reply_within(c, 1000), "v"));
+    ck_assert(h_reply_is(h_reply_within(c, 1000), "v"));
     redisFree(r);
     redisFree(c);
     redisFree(b);
@@ -731,7 +611,7 @@ START_TEST(test_naive_loop_1000_clients)
     long long t0, end, max_ms = 0;
     long rss, hwm;
 
-    start(NULL);
+    h_world_start(&w, NULL);
     for (i = 0; i < NCLIENTS; i++) {
         memset(&cl[i], 0, sizeof(cl[i]));
         cl[i].fd = nb_connect(w.corral.port);
@@ -856,20 +736,10 @@ static Suite *lease_it_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(lease_it_suite());
-    struct rlimit rl;
-    int failed;
-
     /* a thousand client sockets in one test */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
+    h_raise_nofile();
     /* the measured figures are printed line by line, so that those of a
        test that then fails are not lost with its process */
     setvbuf(stdout, NULL, _IOLBF, 0);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
+    return h_run_suite(lease_it_suite());
 }

@@ -2,6 +2,7 @@
  * harness.c — see harness.h.
  */
 #include <arpa/inet.h>
+#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -763,4 +765,179 @@ long long h_rss_kb(pid_t pid)
             kb = atoll(line + 6);
     fclose(f);
     return kb;
+}
+
+/* ---- replies, the cache, the invalidation connection, metrics ---- */
+
+int h_reply_is(redisReply *rep, const char *want)
+{
+    int ok;
+
+    if (!rep)
+        return 0;
+    if (!want)
+        ok = rep->type == REDIS_REPLY_NIL;
+    else
+        ok = (rep->type == REDIS_REPLY_STRING ||
+              rep->type == REDIS_REPLY_STATUS) &&
+             strcmp(rep->str, want) == 0;
+    if (!ok)
+        fprintf(stderr, "h_reply_is: want '%s', got type %d '%s'\n",
+                want ? want : "(nil)", rep->type, rep->str ? rep->str : "");
+    freeReplyObject(rep);
+    return ok;
+}
+
+struct h_cached_query {
+    redisContext *c;
+    int redis_port;
+    const char *key, *want;
+};
+
+static int h_is_cached(void *arg)
+{
+    struct h_cached_query *q = arg;
+    long long before = h_cmdstat(q->redis_port, "get");
+
+    return h_cmd_is(q->c, q->want, "GET %s", q->key) &&
+           h_cmdstat(q->redis_port, "get") == before;
+}
+
+int h_wait_cached(redisContext *c, int redis_port, const char *key,
+                  const char *want, int timeout_ms)
+{
+    struct h_cached_query q = { c, redis_port, key, want };
+
+    return h_wait_until(h_is_cached, &q, timeout_ms);
+}
+
+long long h_subscriber_id(redisContext *rc)
+{
+    redisReply *rep = redisCommand(rc, "CLIENT LIST");
+    long long id = 0;
+    char *line, *save = NULL;
+
+    if (!rep || rep->type != REDIS_REPLY_STRING) {
+        if (rep)
+            freeReplyObject(rep);
+        return 0;
+    }
+    for (line = strtok_r(rep->str, "\n", &save); line && !id;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, " sub=1 ") && strncmp(line, "id=", 3) == 0)
+            id = atoll(line + 3);
+    }
+    freeReplyObject(rep);
+    return id;
+}
+
+struct h_metric_query {
+    int port;
+    const char *name;
+    long long min;
+};
+
+static int h_metric_reached(void *arg)
+{
+    struct h_metric_query *q = arg;
+
+    return h_metric(q->port, q->name) >= q->min;
+}
+
+int h_metric_wait(int stats_port, const char *name, long long min,
+                  int timeout_ms)
+{
+    struct h_metric_query q = { stats_port, name, min };
+
+    return h_wait_until(h_metric_reached, &q, timeout_ms);
+}
+
+/* ---- the processes of one test ---- */
+
+/* The world of the running test, for the exit handler. */
+static struct h_world *h_exit_world;
+
+static void h_world_at_exit(void)
+{
+    if (h_exit_world)
+        h_world_kill(h_exit_world);
+}
+
+void h_world_setup(struct h_world *w)
+{
+    static int registered;
+
+    memset(w, 0, sizeof(*w));
+    h_exit_world = w;
+    if (!registered && atexit(h_world_at_exit) == 0)
+        registered = 1;
+}
+
+void h_world_kill(struct h_world *w)
+{
+    struct proc *ps[] = { &w->corral, &w->redis };
+    size_t i;
+
+    for (i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+        if (ps[i]->pid > 0) {
+            kill(ps[i]->pid, SIGKILL);
+            waitpid(ps[i]->pid, NULL, 0);
+            ps[i]->pid = 0;
+        }
+    }
+}
+
+redisContext *h_world_redis(struct h_world *w)
+{
+    redisContext *c = h_connect(w->redis.port);
+
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+redisContext *h_world_corral(struct h_world *w)
+{
+    redisContext *c = h_connect(w->corral.port);
+
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+void h_world_start(struct h_world *w, const char *extra)
+{
+    redisContext *r, *c;
+
+    w->stats = h_free_port();
+    ck_assert_int_eq(h_redis_start(&w->redis, 0), 0);
+    ck_assert_int_eq(h_corral_start(&w->corral, w->redis.port, w->stats,
+                                    extra), 0);
+    r = h_world_redis(w);
+    ck_assert(h_cmd_is(r, "OK", "SET probe:live 1"));
+    c = h_world_corral(w);
+    ck_assert(h_wait_cached(c, w->redis.port, "probe:live", "1", 10000));
+    redisFree(c);
+    redisFree(r);
+}
+
+/* ---- test programs ---- */
+
+void h_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+int h_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    int failed;
+
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
 }

@@ -8,6 +8,7 @@
 #ifndef CORRAL_TEST_HARNESS_H
 #define CORRAL_TEST_HARNESS_H
 
+#include <check.h>
 #include <hiredis/hiredis.h>
 #include <sys/types.h>
 
@@ -163,5 +164,66 @@ int h_run(const char *command, char *out, size_t outlen);
 
 /* Resident memory of a process in kB (VmRSS), or -1. */
 long long h_rss_kb(pid_t pid);
+
+/* ---- replies, the cache, the invalidation connection, metrics ---- */
+
+/* Does rep read as want: a string or status equal to want, or nil when
+ * want is NULL? Prints what it got when not. Frees rep; NULL reads as
+ * nothing (0). */
+int h_reply_is(redisReply *rep, const char *want);
+
+/* Wait up to timeout_ms until GET key through c answers want (NULL: nil)
+ * from corral's cache: the reply is want and Redis on redis_port counted
+ * no GET for it (INFO commandstats). Returns 1 when it did. */
+int h_wait_cached(redisContext *c, int redis_port, const char *key,
+                  const char *want, int timeout_ms);
+
+/* The id of corral's invalidation connection (the subscribed one) in
+ * Redis's CLIENT LIST, asked on rc, or 0. */
+long long h_subscriber_id(redisContext *rc);
+
+/* Wait up to timeout_ms until metric name on corral's stats port (as
+ * h_metric) is at least min. Returns 1 when it was. */
+int h_metric_wait(int stats_port, const char *name, long long min,
+                  int timeout_ms);
+
+/* ---- the processes of one test ----
+ * Suites whose tests each start their own Redis and corral (a checked
+ * fixture) keep them in a struct h_world at file scope: a failed assertion
+ * ends the test process, and an exit handler then kills what it started.
+ * The functions marked "asserts" fail the running test (check) rather than
+ * return an error, and are called only from inside a test. */
+
+struct h_world {
+    struct proc redis, corral;
+    int stats;                  /* corral's stats port (h_world_start) */
+};
+
+/* For the fixture's setup: clear w and have h_world_kill(w) run when the
+ * test process exits. */
+void h_world_setup(struct h_world *w);
+
+/* Kill (SIGKILL) and reap w's corral, then its Redis, where running;
+ * clears their pids. For the fixture's teardown. */
+void h_world_kill(struct h_world *w);
+
+/* Start Redis and corral with a stats port, extra YAML appended to
+ * corral's config (may be NULL), and wait until corral's cache is live (a
+ * value written to Redis is then served from it). Asserts. */
+void h_world_start(struct h_world *w, const char *extra);
+
+/* A connection to w's Redis / w's corral. Asserts. */
+redisContext *h_world_redis(struct h_world *w);
+redisContext *h_world_corral(struct h_world *w);
+
+/* ---- test programs ---- */
+
+/* Raise this process's soft open-file limit to its hard limit (tests with
+ * many client sockets). */
+void h_raise_nofile(void);
+
+/* Run every test of s (CK_NORMAL) and free it. Returns main's exit status:
+ * 0 when all passed, else 1. */
+int h_run_suite(Suite *s);
 
 #endif
