@@ -10,6 +10,8 @@
  * Output: a reply is written to the socket as soon as every earlier request
  * of the client has been answered; otherwise it waits in its req.
  */
+#include "config.h"
+
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -39,7 +41,7 @@ static void client_record(struct server *srv, int lat_class, uint64_t start_ns)
         return;
     srv->metrics.v[M_REQ_HIT + lat_class]++;
 #ifndef CORRAL_NO_STATS
-    hist_record(&srv->metrics.lat[lat_class], server_now_ns() - start_ns);
+    hist_record(&srv->metrics.lat[lat_class], server_clock_ns(srv) - start_ns);
 #endif
 }
 
@@ -188,14 +190,29 @@ void client_reply_finish(struct req *r)
     client_done(r);
 }
 
+/* r is the head of its FIFO with nothing held: its reply can go straight
+ * to the socket buffer, without passing through r's own buffer. */
+static int client_direct(const struct req *r)
+{
+    return r->c && r == r->c->head && !r->c->dead &&
+           evbuffer_get_length(r->reply) == 0;
+}
+
 void client_reply(struct req *r, const char *data, size_t len)
 {
-    if (!r->c) {
+    struct client *c = r->c;
+
+    if (!c) {
         /* orphan: its client left while the reply was on its way */
         return;
     }
-    if (evbuffer_add(r->reply, data, len) < 0) {
-        client_close(r->c);
+    if (client_direct(r)) {
+        if (evbuffer_add(bufferevent_get_output(c->bev), data, len) < 0) {
+            client_close(c);
+            return;
+        }
+    } else if (evbuffer_add(r->reply, data, len) < 0) {
+        client_close(c);
         return;
     }
     client_reply_finish(r);
@@ -203,12 +220,16 @@ void client_reply(struct req *r, const char *data, size_t len)
 
 void client_reply_move(struct req *r, struct evbuffer *src, size_t len)
 {
-    if (!r->c) {
+    struct client *c = r->c;
+    struct evbuffer *dst;
+
+    if (!c) {
         evbuffer_drain(src, len);
         return;
     }
-    if (evbuffer_remove_buffer(src, r->reply, len) != (int)len) {
-        client_close(r->c);
+    dst = client_direct(r) ? bufferevent_get_output(c->bev) : r->reply;
+    if (evbuffer_remove_buffer(src, dst, len) != (int)len) {
+        client_close(c);
         return;
     }
     client_reply_finish(r);
@@ -230,7 +251,9 @@ int client_answer(struct client *c, uint64_t start_ns, int lat_class,
     struct req *r;
 
     if (!c->head) {
-        client_record(c->srv, lat_class, start_ns);
+        /* latency recorded for the whole batch at its end (client_process) */
+        c->srv->metrics.v[M_REQ_HIT + lat_class]++;
+        c->batch_answered[lat_class]++;
         client_write(c, data, len);
         return 0;
     }
@@ -279,7 +302,7 @@ static void client_protocol_error(struct client *c, const char *err)
     log_debug("client %s: protocol error: %s", c->addr, err);
     /* the error goes after the replies already owed, as in Redis */
     if (c->head) {
-        struct req *r = client_req_new(c, server_now_ns(), -1);
+        struct req *r = client_req_new(c, server_clock_ns(c->srv), -1);
 
         if (r) {
             r->close_after = 1;
@@ -295,13 +318,40 @@ static void client_protocol_error(struct client *c, const char *err)
     bufferevent_disable(c->bev, EV_READ);
 }
 
+/* Record the latency of the requests answered at once during a batch: from
+ * the batch's start to now, when their replies are all queued. */
+static void client_batch_done(struct client *c, uint64_t start_ns)
+{
+#ifndef CORRAL_NO_STATS
+    uint64_t now = 0;
+    int i;
+
+    for (i = 0; i < LAT__COUNT; i++) {
+        if (!c->batch_answered[i])
+            continue;
+        if (!now)
+            now = server_now_ns();
+        hist_record_n(&c->srv->metrics.lat[i], now - start_ns,
+                      c->batch_answered[i]);
+        c->batch_answered[i] = 0;
+    }
+#else
+    memset(c->batch_answered, 0, sizeof(c->batch_answered));
+    (void)start_ns;
+#endif
+}
+
 void client_process(struct client *c)
 {
+    struct server *srv = c->srv;
     struct evbuffer *in = bufferevent_get_input(c->bev);
+    uint64_t saved_clock = srv->clock_ns, start;
 
     if (c->in_process || c->dead)
         return;
     c->in_process = 1;
+    start = srv->clock_ns = server_now_ns();
+    c->last_active_ms = start / 1000000ULL;
     while (!c->blocked && !c->closing && !c->dead) {
         struct evbuffer_iovec v;
         size_t avail = evbuffer_get_length(in);
@@ -340,13 +390,12 @@ void client_process(struct client *c)
             client_protocol_error(c, c->parser.err);
             break;
         }
-        c->last_active_ms = server_now_ms();
         if (c->parser.argc == 0) {
             evbuffer_drain(in, c->parser.consumed);
             resp_parser_reset(&c->parser);
             continue;
         }
-        pr = proxy_request(c, in, buf, &c->parser, server_now_ns());
+        pr = proxy_request(c, in, buf, &c->parser, start);
         if (pr == PROXY_WAIT) {
             /* re-parsed from the start when resumed */
             resp_parser_reset(&c->parser);
@@ -359,6 +408,8 @@ void client_process(struct client *c)
     }
 out:
     c->in_process = 0;
+    client_batch_done(c, start);
+    srv->clock_ns = saved_clock;
     if (c->dead)
         return;
     if (c->blocked || c->closing)

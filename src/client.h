@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "flight.h"
+#include "metrics.h"
 #include "resp.h"
 
 struct server;
@@ -85,6 +86,8 @@ struct client {
     int dead;                    /* closed; freed by the reaper */
     struct client *next_dead;
     int leases_held;             /* leases this client holds */
+    uint32_t batch_answered[LAT__COUNT];  /* answered at once in this batch, by
+                                    latency class (enum latency_id) */
     struct event resume_ev;      /* runs client_process after a pause */
     uint64_t last_active_ms;
     char addr[64];

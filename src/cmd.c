@@ -57,7 +57,7 @@ static const struct cmd cmd_table[] = {
     { "BZMPOP", FWD, -5, W | CMD_BLOCKING, NUMKEYS(2, 0) },
     { "BZPOPMAX", FWD, -3, W | CMD_BLOCKING, RANGE(1, -2, 1) },
     { "BZPOPMIN", FWD, -3, W | CMD_BLOCKING, RANGE(1, -2, 1) },
-    { "CLIENT", FWD, -2, ADM, NOKEYS },
+    { "CLIENT", FWD, -2, ADM | CMD_SUBCMDS, NOKEYS },
     { "CLIENT|GETNAME", CMD_PROC_GETNAME, 2, 0, NOKEYS },
     { "CLIENT|SETNAME", CMD_PROC_SETNAME, 3, 0, NOKEYS },
     /* would change the state of a shared upstream connection */

@@ -34,6 +34,8 @@ enum cmd_flag {
                                 one reply per channel, so they run on a
                                 streaming connection like SUBSCRIBE */
     CMD_ADMIN     = 1 << 13, /* administrative; forwarded unchanged */
+    CMD_SUBCMDS   = 1 << 14, /* the table has entries for some of its
+                                subcommands: look them up (CLIENT) */
 };
 
 /* How the keys of a command are found. */

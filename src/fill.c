@@ -93,7 +93,7 @@ static void fill_maybe_free(struct flight *f)
 
     if (f->fill_pending || f->nwaiters || f->state != FLIGHT_IDLE)
         return;
-    now = server_now_ms();
+    now = server_clock_ns(srv) / 1000000ULL;
     if (f->attached && f->unfilled_until_ms > now) {
         fill_arm(f, f->unfilled_until_ms, now);
         return;
@@ -214,7 +214,7 @@ int fill_get(struct client *c, struct evbuffer *in, size_t reqlen,
     conf_policy(&srv->conf, key, klen, &pol);
     if (!pol.cache && !pol.lease)
         return -1;
-    now = server_now_ms();
+    now = server_clock_ns(srv) / 1000000ULL;
     if (pol.cache) {
         size_t vlen;
         const char *v = cache_get(srv->cache, c->db, key, klen, now, &vlen);
@@ -346,7 +346,7 @@ void fill_reply(struct upconn *u, struct upop *op, struct evbuffer *in,
         fill_maybe_free(f);
         return;
     }
-    now = server_now_ms();
+    now = server_clock_ns(srv) / 1000000ULL;
     if (s->type == '$' && s->num >= 0) {
         const char *p = (const char *)evbuffer_pullup(in, (ssize_t)len);
         int usable = srv->cache_usable &&
@@ -425,7 +425,7 @@ static void fill_lease_end(struct flight *f, int expired)
 {
     struct fill_state *fs = flight_user(f);
     struct server *srv = fs->srv;
-    uint64_t now = server_now_ms();
+    uint64_t now = server_clock_ns(srv) / 1000000ULL;
     struct flight_waiter *w;
 
     if (f->holder) {
@@ -458,7 +458,7 @@ static void fill_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct fill_state *fs = arg;
     struct flight *f = flight_of_user(fs);
-    uint64_t now = server_now_ms();
+    uint64_t now = server_clock_ns(fs->srv) / 1000000ULL;
 
     if (f->state == FLIGHT_LEASED) {
         if (fs->await_inval && now >= fs->lease_deadline_ms)
@@ -504,7 +504,7 @@ static void fill_flight_changed(struct flight *f, void *arg)
                behind its ack; a refill sent before it is in would be taken
                as invalidated by it and not stored. Parked readers stay
                parked until it comes (or FILL_INVAL_WAIT_MS). */
-            uint64_t now = server_now_ms();
+            uint64_t now = server_clock_ns(srv) / 1000000ULL;
 
             fs->await_inval = 1;
             fs->lease_deadline_ms = now + FILL_INVAL_WAIT_MS;

@@ -78,20 +78,27 @@ void hist_reset(struct hist *h)
     memset(h, 0, sizeof(*h));
 }
 
-void hist_record(struct hist *h, uint64_t ns)
+void hist_record_n(struct hist *h, uint64_t ns, uint64_t n)
 {
+    if (n == 0)
+        return;
     if (ns < HIST_MIN_NS)
         ns = HIST_MIN_NS;
     if (ns < h->min_ns || h->count == 0)
         h->min_ns = ns;
     if (ns > h->max_ns)
         h->max_ns = ns;
-    h->count++;
-    h->sum_ns = sat_add(h->sum_ns, ns);
+    h->count += n;
+    h->sum_ns = sat_add(h->sum_ns, n > UINT64_MAX / ns ? UINT64_MAX : ns * n);
     if (ns > HIST_MAX_NS)
-        h->overflow++;
+        h->overflow += n;
     else
-        h->buckets[bucket_of(ns)]++;
+        h->buckets[bucket_of(ns)] += n;
+}
+
+void hist_record(struct hist *h, uint64_t ns)
+{
+    hist_record_n(h, ns, 1);
 }
 
 void hist_merge(struct hist *dst, const struct hist *src)

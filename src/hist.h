@@ -54,6 +54,9 @@ void hist_reset(struct hist *h);
 /* Record one value (nanoseconds). Values below 1 us count as 1 us. */
 void hist_record(struct hist *h, uint64_t ns);
 
+/* Record n values of ns at once (requests answered in one batch). */
+void hist_record_n(struct hist *h, uint64_t ns, uint64_t n);
+
 /* Add src's counts into dst. */
 void hist_merge(struct hist *dst, const struct hist *src);
 

@@ -417,7 +417,7 @@ static int proxy_mget(struct client *c, struct evbuffer *in, size_t reqlen,
                       int argc, uint64_t start)
 {
     struct server *srv = c->srv;
-    uint64_t now = server_now_ms();
+    uint64_t now = start / 1000000ULL;
     int n = argc - 1, i, hits = 0, nmiss = 0;
     struct conf_policy pol;
     struct upconn *u = NULL;
@@ -623,7 +623,7 @@ enum proxy_result proxy_request(struct client *c, struct evbuffer *in,
         return PROXY_CLOSED;
     }
     cmd = cmd_lookup(srv->argv[0], srv->argvlen[0]);
-    if (cmd && argc >= 2) {
+    if (cmd && (cmd->flags & CMD_SUBCMDS) && argc >= 2) {
         const struct cmd *sub = cmd_lookup_sub(srv->argv[0], srv->argvlen[0],
                                                srv->argv[1], srv->argvlen[1]);
         if (sub)

@@ -68,6 +68,8 @@ struct server {
                                         0 = no invalidation channel yet */
     int cache_usable;                /* invalidation is live: fills may store */
 
+    uint64_t clock_ns;               /* monotonic time cached for the
+                                        callback running now; 0 = none */
     uint64_t watchdog_usec;
     uint64_t last_watchdog_ms;
 };
@@ -84,6 +86,13 @@ static inline uint64_t server_now_ns(void)
 static inline uint64_t server_now_ms(void)
 {
     return server_now_ns() / 1000000ULL;
+}
+
+/* The time for the callback running now: the clock is read once per batch
+ * of requests or replies (see client_process, up_read), not per request. */
+static inline uint64_t server_clock_ns(const struct server *srv)
+{
+    return srv->clock_ns ? srv->clock_ns : server_now_ns();
 }
 
 /* Set up everything from a loaded configuration (takes ownership of conf)

@@ -13,6 +13,8 @@
  * themselves after a failure, with exponential backoff; dedicated ones are
  * simply closed and their client told.
  */
+#include "config.h"
+
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -61,7 +63,7 @@ static void upop_free(struct server *srv, struct upop *op)
 
 static void up_push(struct upconn *u, struct upop *op)
 {
-    op->sent_ns = server_now_ns();
+    op->sent_ns = server_clock_ns(u->srv);
     op->next = NULL;
     if (u->tail)
         u->tail->next = op;
@@ -302,11 +304,17 @@ static void up_read(struct bufferevent *bev, void *arg)
     struct evbuffer_iovec vec[8];
     struct evbuffer_ptr ptr;
     size_t scanned = u->scan_off;   /* fed to u->scan by earlier calls */
+    struct server *srv = u->srv;
+    uint64_t saved_clock = srv->clock_ns;
+    unsigned replies = 0;
 
     while (evbuffer_get_length(in) > scanned) {
         int n, i;
         ssize_t used;
 
+        /* one clock read per 32 replies times them all */
+        if (replies++ % 32 == 0)
+            srv->clock_ns = server_now_ns();
         if (evbuffer_ptr_set(in, &ptr, scanned, EVBUFFER_PTR_SET) < 0)
             break;
         n = evbuffer_peek(in, -1, &ptr, vec, 8);
@@ -319,6 +327,7 @@ static void up_read(struct bufferevent *bev, void *arg)
                 log_error("upstream %s: malformed reply, resetting connection",
                           u->srv->conf.upstream.address);
                 up_fail(u, "ERR upstream sent a malformed reply");
+                srv->clock_ns = saved_clock;
                 return;
             }
             scanned += (size_t)used;
@@ -343,29 +352,34 @@ static void up_read(struct bufferevent *bev, void *arg)
                 log_error("upstream %s: reply with no request, resetting",
                           u->srv->conf.upstream.address);
                 up_fail(u, "ERR upstream protocol desync");
+                srv->clock_ns = saved_clock;
                 return;
             }
 #ifndef CORRAL_NO_STATS
-            hist_record(&u->srv->metrics.upstream_rtt,
-                        server_now_ns() - op->sent_ns);
+            hist_record(&srv->metrics.upstream_rtt,
+                        srv->clock_ns > op->sent_ns ? srv->clock_ns - op->sent_ns : 0);
 #endif
             if (op->kind >= UPOP_AUTH) {
                 if (up_internal_reply(u, op, in, scanned) < 0) {
                     upop_free(u->srv, op);
                     up_fail(u, "ERR upstream unavailable");
+                    srv->clock_ns = saved_clock;
                     return;
                 }
             } else {
                 proxy_upop_reply(u, op, in, scanned, &u->scan);
             }
             upop_free(u->srv, op);
-            if (!u->bev)          /* the handler released the connection */
+            if (!u->bev) {        /* the handler released the connection */
+                srv->clock_ns = saved_clock;
                 return;
+            }
         }
         scanned = 0;
         resp_scan_init(&u->scan);
     }
     u->scan_off = scanned;
+    srv->clock_ns = saved_clock;
 }
 
 /* ---- connection lifecycle ---- */

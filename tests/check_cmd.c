@@ -294,6 +294,7 @@ START_TEST(test_procs)
     ck_assert_int_eq(cmd_lookup_sub("CLIENT", 6, "GetName", 7)->proc,
                      CMD_PROC_GETNAME);
     ck_assert_int_eq(must_lookup("CLIENT")->proc, CMD_PROC_FORWARD);
+    ck_assert(must_lookup("CLIENT")->flags & CMD_SUBCMDS);
     /* subcommands that would break a shared connection are refused */
     ck_assert_int_eq(cmd_lookup_sub("CLIENT", 6, "tracking", 8)->proc,
                      CMD_PROC_UNSUPPORTED);
