@@ -1,0 +1,293 @@
+# bench/lib.sh — helpers shared by the benchmark scripts (sourced, not run).
+#
+# Provides: a private temp directory, background processes that are stopped
+# on exit (also on Ctrl-C), free loopback ports, readiness waits, one
+# redis-benchmark run with its result in $RPS, medians, reading counters
+# from Redis (INFO commandstats) and from corral's stats port, and how much
+# CPU other processes took meanwhile.
+#
+# The sourcing script sets nothing beforehand; it calls lib_init first.
+# shellcheck disable=SC2034  # HAVE_CURL and others are read by the scripts
+
+# lib_init NAME: make the temp directory $TMP and install the cleanup traps.
+lib_init() {
+    TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX") || exit 1
+    PIDS=""
+    trap lib_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    TIMEOUT=""
+    command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout 120"
+    HAVE_CURL=0
+    command -v curl >/dev/null 2>&1 && HAVE_CURL=1
+    USED_PORTS=""
+    CORRAL_WRAP=""
+}
+
+lib_cleanup() {
+    for p in $PIDS; do
+        kill "$p" 2>/dev/null
+    done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 30 ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    PIDS=""
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
+}
+
+die() {
+    echo "$0: $*" >&2
+    exit 1
+}
+
+# spawn LOG CMD...: run CMD in the background, output to LOG; pid in $PID.
+spawn() {
+    log=$1
+    shift
+    "$@" >"$log" 2>&1 &
+    PID=$!
+    PIDS="$PIDS $PID"
+}
+
+# free_port: a TCP port nobody listens on or uses, below the kernel's
+# ephemeral range (so that no outgoing connection takes it before the
+# server binds it), and not handed out before by this script; in $PORT.
+free_port() {
+    inuse=$(awk 'FNR > 1 {
+            split($2, a, ":"); h = toupper(a[2]); v = 0
+            for (i = 1; i <= length(h); i++)
+                v = v * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1
+            print v
+        }' /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+    lo=20000
+    hi=$(awk '{ print $1 - 1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+    if [ -z "$hi" ] || [ "$hi" -lt $((lo + 1000)) ]; then
+        lo=10000
+        hi=19999
+    fi
+    PORT=$(awk -v seed=$$ -v lo=$lo -v hi="$hi" \
+        'BEGIN { srand(); print lo + int(rand() * (hi - lo) + seed) % (hi - lo) }')
+    while :; do
+        case " $inuse $USED_PORTS " in
+        *" $PORT "*) PORT=$((PORT + 1)) ;;
+        *) break ;;
+        esac
+        [ "$PORT" -le "$hi" ] || PORT=$lo
+    done
+    USED_PORTS="$USED_PORTS $PORT"
+}
+
+# try_ping PORT PID: wait up to 5 s until PORT answers PING. Returns 0 when
+# it does, 1 when process PID exited first (e.g. the port was taken in the
+# meantime), 2 on timeout.
+try_ping() {
+    i=0
+    while [ $i -lt 50 ]; do
+        if [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = PONG ]; then
+            # still alive: the answer did not come from another server
+            # that held the port while ours failed to bind it
+            sleep 0.2
+            kill -0 "$2" 2>/dev/null || return 1
+            return 0
+        fi
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 2
+}
+
+# wait_ping PORT PID NAME LOG: try_ping, and on failure show LOG and exit.
+wait_ping() {
+    try_ping "$1" "$2" && return 0
+    echo "$3 did not come up on port $1; its log:" >&2
+    tail -n 20 "$4" >&2
+    exit 1
+}
+
+# spawn_at LOG PORT CMD...: spawn CMD with @PORT@ in its arguments
+# replaced by PORT.
+spawn_at() {
+    log=$1
+    port=$2
+    shift 2
+    n=$#
+    for a in "$@"; do
+        case $a in
+        *@PORT@*) a=$(printf '%s' "$a" | sed "s/@PORT@/$port/g") ;;
+        esac
+        set -- "$@" "$a"
+    done
+    shift "$n"
+    spawn "$log" "$@"
+}
+
+# start_server NAME LOG CMD...: start a server on a free port, retrying
+# with another port if it exits before answering (another program took
+# the port between the check and the bind). @PORT@ in the arguments is
+# replaced by the port. Port in $PORT, pid in $PID.
+start_server() {
+    name=$1
+    slog=$2
+    shift 2
+    tries=0
+    while :; do
+        free_port
+        spawn_at "$slog" "$PORT" "$@"
+        try_ping "$PORT" "$PID"
+        rc=$?
+        [ $rc = 0 ] && return 0
+        tries=$((tries + 1))
+        if [ $rc = 2 ] || [ $tries -ge 5 ]; then
+            echo "$name did not come up on port $PORT; its log:" >&2
+            tail -n 20 "$slog" >&2
+            exit 1
+        fi
+    done
+}
+
+# start_redis: redis-server on a free port, no persistence; port in $REDIS_PORT.
+start_redis() {
+    start_server redis-server "$TMP/redis.log" redis-server --port @PORT@ \
+        --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$TMP"
+    REDIS_PORT=$PORT
+}
+
+# start_corral BIN NAME EXTRA_YAML: corral in front of $REDIS_PORT with
+# 4 upstream connections, log level warn and what EXTRA_YAML adds; port in
+# $CORRAL_PORT, pid in $CORRAL_PID. $CORRAL_WRAP (e.g. "taskset -c 1") is
+# prefixed to the command line.
+start_corral() {
+    tries=0
+    while :; do
+        free_port
+        CORRAL_PORT=$PORT
+        {
+            echo "listen: 127.0.0.1:$CORRAL_PORT"
+            echo "upstream:"
+            echo "  address: 127.0.0.1:$REDIS_PORT"
+            echo "  connections: 4"
+            echo "log:"
+            echo "  level: warn"
+            printf '%s\n' "$3"
+        } >"$TMP/$2.yml"
+        "$1" -t -c "$TMP/$2.yml" >"$TMP/$2.check" 2>&1 ||
+            die "corral rejects $TMP/$2.yml: $(cat "$TMP/$2.check")"
+        # shellcheck disable=SC2086
+        spawn "$TMP/$2.log" $CORRAL_WRAP "$1" -c "$TMP/$2.yml"
+        CORRAL_PID=$PID
+        try_ping "$CORRAL_PORT" "$PID"
+        rc=$?
+        [ $rc = 0 ] && return 0
+        tries=$((tries + 1))
+        if [ $rc = 2 ] || [ $tries -ge 5 ]; then
+            echo "corral ($2) did not come up on port $CORRAL_PORT; its log:" >&2
+            tail -n 20 "$TMP/$2.log" >&2
+            exit 1
+        fi
+    done
+}
+
+# bench PORT TEST PIPELINE REQUESTS KEYSPACE: one redis-benchmark run of
+# TEST (get or set) with 50 clients; requests per second in $RPS. A failed
+# run (error reply, lost connection, timeout) stops the script.
+bench() {
+    set -- "$1" "$2" "$3" "$4" "$5" -h 127.0.0.1 -p "$1" -c 50 -P "$3" \
+        -n "$4" -t "$2" --csv
+    [ "$5" -gt 0 ] && set -- "$@" -r "$5"
+    shift 5
+    if ! $TIMEOUT redis-benchmark "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
+        echo "redis-benchmark $* failed:" >&2
+        cat "$TMP/bench.out" "$TMP/bench.err" >&2
+        exit 1
+    fi
+    RPS=$(awk -F'"' 'NR > 1 && $4 != "" { r = $4 } END { print r }' "$TMP/bench.out")
+    [ -n "$RPS" ] || die "no result from redis-benchmark $*"
+}
+
+# busy_jiffies: CPU time, in clock ticks, of every process on the machine:
+# each live process's own time plus that of the children it reaped, so an
+# exited process still counts once (in its parent). Per-process figures,
+# like own_jiffies, so that the two compare (/proc/stat counts differently).
+busy_jiffies() {
+    cat /proc/[0-9]*/stat 2>/dev/null | sed 's/.*) //' |
+        awk '{ s += $12 + $13 + $14 + $15 } END { printf "%d\n", s }'
+}
+
+# own_jiffies: CPU time, in clock ticks, used by this shell, its reaped
+# children (redis-benchmark, redis-cli) and the servers it started; in
+# $OWN. Not to be called in a subshell: times would report the subshell.
+own_jiffies() {
+    times >"$TMP/times"
+    OWN=$(awk -v hz="$(getconf CLK_TCK)" '
+        { for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } }
+        END { printf "%d\n", s * hz }' "$TMP/times")
+    for p in $PIDS; do
+        [ -r "/proc/$p/stat" ] || continue
+        OWN=$((OWN + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
+    done
+}
+
+# cpu_mark: remember the clock and CPU counters; cpu_foreign later prints
+# how much of the machine other processes used in between.
+cpu_mark() {
+    MARK_BUSY=$(busy_jiffies)
+    own_jiffies
+    MARK_OWN=$OWN
+    MARK_T=$(date +%s)
+}
+
+cpu_foreign() {
+    busy=$(($(busy_jiffies) - MARK_BUSY))
+    own_jiffies
+    own=$((OWN - MARK_OWN))
+    secs=$(($(date +%s) - MARK_T))
+    [ "$secs" -gt 0 ] || secs=1
+    awk -v b="$busy" -v o="$own" -v s="$secs" -v n="$(nproc)" \
+        -v hz="$(getconf CLK_TCK)" 'BEGIN {
+        f = (b - o) / hz / s / n * 100
+        if (f < 0) f = 0
+        note = ""
+        if (f > 10) note = ": numbers are unreliable, run again on a quiet machine"
+        printf "other processes used %.0f%% of the CPUs during the runs%s\n", f, note }'
+}
+
+# cpu_ns PID: CPU time the process has used, in ns (scheduler statistics,
+# else clock ticks).
+cpu_ns() {
+    if [ -r "/proc/$1/schedstat" ]; then
+        cut -d' ' -f1 "/proc/$1/schedstat"
+    else
+        sed 's/.*) //' "/proc/$1/stat" |
+            awk -v hz="$(getconf CLK_TCK)" '{ printf "%.0f\n", ($12 + $13) * 1e9 / hz }'
+    fi
+}
+
+# median V...: the median of the numbers, printed.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END {
+        if (NR == 0) print "nan"
+        else if (NR % 2) printf "%.0f\n", a[(NR + 1) / 2]
+        else printf "%.0f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# redis_calls CMD: how many times Redis on $REDIS_PORT ran CMD, and how many
+# of those failed, as "calls failed".
+redis_calls() {
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" info commandstats 2>/dev/null |
+        tr -d '\r' | awk -F'[:,=]' -v c="cmdstat_$1" '
+            $1 == c { for (i = 2; i < NF; i += 2) v[$i] = $(i + 1) }
+            END { printf "%d %d\n", v["calls"], v["failed_calls"] + v["rejected_calls"] }'
+}
+
+# corral_metric PORT NAME: a counter from corral's stats port (0 if absent).
+corral_metric() {
+    curl -s "http://127.0.0.1:$1/metrics" |
+        awk -v n="$2" '$1 == n { v = $2 } END { printf "%d\n", v }'
+}

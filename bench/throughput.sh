@@ -1,0 +1,313 @@
+#!/bin/sh
+# bench/throughput.sh — requests per second of Redis direct, twemproxy and
+# corral, measured in one run on this machine with redis-benchmark.
+#
+#   sh bench/throughput.sh [path/to/corral]
+#
+# Default binary: build/src/corral, else src/corral. Starts its own
+# redis-server, nutcracker and corral on free loopback ports and stops them
+# on exit. Rows (50 clients, with and without -P 16):
+#   pass-through SET and GET of one key: Redis, twemproxy (4 server
+#     connections) and a corral with cache.enabled and lease.enabled false
+#     (4 upstream connections), so no answer can come from the cache;
+#   cache hits: GET over 1000 pre-filled keys (-r 1000), Redis against a
+#     second corral with the default cache, warmed before measuring.
+# Runs alternate between targets; each cell is the median of BENCH_REPS
+# runs (default 3). BENCH_N1 / BENCH_N16 set the requests per run without
+# and with pipelining. Every run is checked: redis-benchmark must succeed,
+# every pass-through request must reach Redis without error (INFO
+# commandstats), and with curl present every hit-row request must be a
+# cache hit (corral's stats port). A final check writes through corral and
+# around it and reads the values back. Exit status 0 only if every check
+# held.
+set -u
+top=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+. "$top/bench/lib.sh"
+
+CORRAL=${1:-}
+if [ -z "$CORRAL" ]; then
+    for c in "$top/build/src/corral" "$top/src/corral"; do
+        if [ -x "$c" ]; then
+            CORRAL=$c
+            break
+        fi
+    done
+fi
+if [ -z "$CORRAL" ] || [ ! -x "$CORRAL" ]; then
+    die "no corral binary (build it, or pass its path)"
+fi
+for t in redis-server redis-cli redis-benchmark; do
+    command -v $t >/dev/null 2>&1 || die "needs $t"
+done
+
+REPS=${BENCH_REPS:-3}
+N1=${BENCH_N1:-250000}
+N16=${BENCH_N16:-2000000}
+KEYS=1000
+
+lib_init corral-bench
+FAILED=0
+start_redis
+
+# ---- twemproxy ----
+TWEM_PORT=""
+if command -v nutcracker >/dev/null 2>&1; then
+    free_port
+    TWEM_STATS=$PORT
+    cat >"$TMP/nutcracker.yml.in" <<EOF
+bench:
+  listen: 127.0.0.1:@PORT@
+  redis: true
+  hash: fnv1a_64
+  distribution: ketama
+  auto_eject_hosts: false
+  preconnect: true
+  server_connections: 4
+  servers:
+   - 127.0.0.1:$REDIS_PORT:1
+EOF
+    # the listen port is chosen inside start_server: this wrapper writes
+    # the configuration for the port it is given
+    cat >"$TMP/nutcracker.sh" <<EOF
+sed "s/@PORT@/\$1/" "$TMP/nutcracker.yml.in" >"$TMP/nutcracker.yml" &&
+    exec nutcracker -c "$TMP/nutcracker.yml" -v 3 -o "$TMP/nutcracker.log" \\
+        -s "$TWEM_STATS" -a 127.0.0.1
+EOF
+    start_server nutcracker "$TMP/nutcracker.out" sh "$TMP/nutcracker.sh" @PORT@
+    TWEM_PORT=$PORT
+    TWEM_PID=$PID
+else
+    echo "nutcracker not installed: twemproxy column skipped" >&2
+fi
+
+# ---- corral, cache and leases off: pure pass-through ----
+start_corral "$CORRAL" passthrough 'cache:
+  enabled: false
+lease:
+  enabled: false
+stats:
+  listen: ""'
+PT_PORT=$CORRAL_PORT
+PT_PID=$CORRAL_PID
+
+echo "corral: $CORRAL" >&2
+cpu_mark
+echo "machine: $(nproc) CPUs, $(uname -r); $REPS runs per cell, median" >&2
+
+# record ROW TARGET RPS [PID CPU0 N]: append one result; with PID, also
+# the proxy's CPU time per request since CPU0 (ns), as C_ROW_TARGET.
+record() {
+    eval "R_$1_$2=\"\${R_$1_$2:-} $3\""
+    if [ $# -ge 6 ]; then
+        ns=$(awk -v a="$5" -v b="$(cpu_ns "$4")" -v n="$6" 'BEGIN { printf "%.0f\n", (b - a) / n }')
+        eval "C_$1_$2=\"\${C_$1_$2:-} $ns\""
+    fi
+}
+
+# check_passthrough CMD BEFORE N LABEL: Redis must have run CMD at least N
+# more times than BEFORE ("calls failed"), none failing.
+check_passthrough() {
+    now=$(redis_calls "$1")
+    calls=$((${now% *} - ${2% *}))
+    fails=$((${now#* } - ${2#* }))
+    if [ "$calls" -lt "$3" ] || [ "$fails" -ne 0 ]; then
+        echo "CHECK FAILED $4: Redis ran $calls of $3 $1 ($fails failed)" >&2
+        FAILED=1
+    fi
+}
+
+# run_passthrough ROW TEST PIPELINE N: one row over the three targets.
+run_passthrough() {
+    r=1
+    while [ $r -le "$REPS" ]; do
+        for t in redis twem corral; do
+            case $t in
+            redis) port=$REDIS_PORT pid="" ;;
+            twem) port=$TWEM_PORT pid=${TWEM_PID:-} ;;
+            corral) port=$PT_PORT pid=$PT_PID ;;
+            esac
+            [ -n "$port" ] || continue
+            before=$(redis_calls "$2")
+            [ -n "$pid" ] && cpu0=$(cpu_ns "$pid")
+            bench "$port" "$2" "$3" "$4" 0
+            check_passthrough "$2" "$before" "$4" "$1/$t"
+            if [ -n "$pid" ]; then
+                record "$1" "$t" "$RPS" "$pid" "$cpu0" "$4"
+            else
+                record "$1" "$t" "$RPS"
+            fi
+            printf '  %-8s %-7s run %d: %s rps\n' "$1" "$t" "$r" "$RPS" >&2
+        done
+        r=$((r + 1))
+    done
+}
+
+echo "pass-through (corral: cache.enabled false, lease.enabled false)" >&2
+# SET first, so that the GET rows read an existing 3-byte value.
+run_passthrough set1 set 1 "$N1"
+run_passthrough set16 set 16 "$N16"
+run_passthrough get1 get 1 "$N1"
+run_passthrough get16 get 16 "$N16"
+
+# ---- corral with the default cache: hits ----
+STATS_YAML='stats:
+  listen: ""'
+if [ "$HAVE_CURL" = 1 ]; then
+    free_port
+    CACHE_STATS=$PORT
+    STATS_YAML="stats:
+  listen: 127.0.0.1:$CACHE_STATS"
+fi
+start_corral "$CORRAL" cache "$STATS_YAML"
+CACHE_PORT=$CORRAL_PORT
+CACHE_PID=$CORRAL_PID
+
+# Pre-fill the keys redis-benchmark -r uses (key:%012d), then warm the cache.
+awk -v n=$KEYS 'BEGIN { for (i = 0; i < n; i++) printf "SET key:%012d xxx\n", i }' |
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" >/dev/null
+bench "$CACHE_PORT" get 1 100000 $KEYS
+if [ "$HAVE_CURL" = 1 ]; then
+    entries=$(corral_metric "$CACHE_STATS" corral_cache_entries)
+    [ "$entries" -ge $KEYS ] ||
+        { echo "CHECK FAILED: cache holds $entries of $KEYS keys after warming" >&2; FAILED=1; }
+fi
+
+# run_hits ROW PIPELINE N: one hit row, Redis and corral alternating.
+run_hits() {
+    r=1
+    while [ $r -le "$REPS" ]; do
+        for t in redis corral; do
+            port=$REDIS_PORT
+            [ $t = corral ] && port=$CACHE_PORT
+            before=$(redis_calls get)
+            hits=0
+            [ $t = corral ] && [ "$HAVE_CURL" = 1 ] &&
+                hits=$(corral_metric "$CACHE_STATS" corral_cache_hits_total)
+            cpu0=$(cpu_ns "$CACHE_PID")
+            bench "$port" get "$2" "$3" $KEYS
+            if [ $t = redis ]; then
+                check_passthrough get "$before" "$3" "$1/$t"
+            else
+                upstream=$(($(redis_calls get | cut -d' ' -f1) - ${before% *}))
+                if [ "$upstream" -gt $(($3 / 100)) ]; then
+                    echo "CHECK FAILED $1: $upstream of $3 GETs reached Redis" >&2
+                    FAILED=1
+                fi
+                if [ "$HAVE_CURL" = 1 ]; then
+                    now=$(corral_metric "$CACHE_STATS" corral_cache_hits_total)
+                    if [ $((now - hits)) -lt "$3" ]; then
+                        echo "CHECK FAILED $1: $((now - hits)) hits for $3 GETs" >&2
+                        FAILED=1
+                    fi
+                fi
+            fi
+            if [ $t = corral ]; then
+                record "$1" "$t" "$RPS" "$CACHE_PID" "$cpu0" "$3"
+            else
+                record "$1" "$t" "$RPS"
+            fi
+            printf '  %-8s %-7s run %d: %s rps\n' "$1" "$t" "$r" "$RPS" >&2
+        done
+        r=$((r + 1))
+    done
+}
+
+echo "cache hits (corral: default cache, $KEYS keys warmed)" >&2
+run_hits hit1 1 "$N1"
+run_hits hit16 16 "$N16"
+
+# ---- final correctness check ----
+# expect LABEL WANT GOT
+expect() {
+    if [ "$2" != "$3" ]; then
+        echo "CHECK FAILED $1: expected '$2', got '$3'" >&2
+        FAILED=1
+    fi
+}
+cli() {
+    redis-cli -h 127.0.0.1 -p "$@" 2>&1
+}
+v1="check-$$-1"
+expect "SET via pass-through corral" OK "$(cli "$PT_PORT" set bench:check "$v1")"
+expect "GET in Redis after SET via corral" "$v1" "$(cli "$REDIS_PORT" get bench:check)"
+[ -n "$TWEM_PORT" ] &&
+    expect "GET via twemproxy" "$v1" "$(cli "$TWEM_PORT" get bench:check)"
+expect "cached GET via corral" xxx "$(cli "$CACHE_PORT" get key:000000000007)"
+v2="check-$$-2"
+cli "$REDIS_PORT" set key:000000000007 "$v2" >/dev/null
+i=0
+got=""
+while [ $i -lt 20 ]; do
+    got=$(cli "$CACHE_PORT" get key:000000000007)
+    [ "$got" = "$v2" ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+expect "GET via corral after a write around it (2 s)" "$v2" "$got"
+v3="check-$$-3"
+expect "SET via caching corral" OK "$(cli "$CACHE_PORT" set key:000000000007 "$v3")"
+expect "GET via corral right after its own SET" "$v3" "$(cli "$CACHE_PORT" get key:000000000007)"
+
+# ---- table ----
+# cell ROW TARGET [C]: median of a cell (of the CPU figures with C), or "-".
+cell() {
+    eval "vals=\${${3:-R}_$1_$2:-}"
+    if [ -n "$vals" ]; then
+        # shellcheck disable=SC2086
+        median $vals
+    else
+        echo -
+    fi
+}
+ratio() {
+    if [ "$1" = - ] || [ "$2" = - ]; then
+        echo -
+    else
+        awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'
+    fi
+}
+# verdict CORRAL/REDIS CORRAL/TWEM MIN_REDIS: "ok" when the targets hold.
+verdict() {
+    awk -v r="$1" -v t="$2" -v m="$3" 'BEGIN {
+        ok = 1
+        if (m != "-" && r + 0 < m + 0) ok = 0
+        if (t != "-" && t + 0 < 1) ok = 0
+        print ok ? "ok" : "BELOW" }'
+}
+
+echo
+printf '%-20s %10s %10s %10s %8s %8s  %-26s %s\n' row redis twemproxy corral \
+    c/redis c/twem target verdict
+line() { # ROW LABEL MIN_REDIS TARGET_TEXT
+    red=$(cell "$1" redis)
+    twm=$(cell "$1" twem)
+    cor=$(cell "$1" corral)
+    cr=$(ratio "$cor" "$red")
+    ct=$(ratio "$cor" "$twm")
+    printf '%-20s %10s %10s %10s %8s %8s  %-26s %s\n' "$2" "$red" "$twm" \
+        "$cor" "$cr" "$ct" "$4" "$(verdict "$cr" "$ct" "$3")"
+}
+line set1 "SET pass-through" 0.9 ">=0.9x redis, >=twem"
+line get1 "GET pass-through" 0.9 ">=0.9x redis, >=twem"
+line set16 "SET pass-through P16" - ">=twem"
+line get16 "GET pass-through P16" - ">=twem"
+line hit1 "GET hit" 1.0 ">=1.0x redis"
+line hit16 "GET hit P16" 1.0 ">=1.0x redis"
+echo
+echo "requests/s, median of $REPS; 50 clients; $N1 requests per run, $N16 with -P 16"
+echo
+echo "proxy CPU time per request, ns (median; steadier than requests/s on a busy machine):"
+printf '%-20s %10s %10s\n' row twemproxy corral
+for row in set1:"SET pass-through" get1:"GET pass-through" \
+    set16:"SET pass-through P16" get16:"GET pass-through P16" \
+    hit1:"GET hit" hit16:"GET hit P16"; do
+    printf '%-20s %10s %10s\n' "${row#*:}" "$(cell "${row%%:*}" twem C)" \
+        "$(cell "${row%%:*}" corral C)"
+done
+cpu_foreign
+if [ $FAILED = 0 ]; then
+    echo "checks: every run succeeded and answered correctly"
+else
+    echo "checks: FAILED (see above)"
+fi
+exit $FAILED
