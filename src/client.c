@@ -445,6 +445,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 {
     struct client *c = arg;
 
+    flush_drained(&c->out);
     if (c->closing && !c->dead && !c->head &&
         evbuffer_get_length(bufferevent_get_output(bev)) == 0)
         client_close(c);
@@ -484,7 +485,12 @@ int client_accept(struct server *srv, int fd, const char *addr)
     event_assign(&c->resume_ev, srv->base, -1, 0, client_resume_cb, c);
     bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb,
                       c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (flush_attach(srv, &c->out, c->bev, c, NULL) < 0) {
+        bufferevent_free(c->bev);
+        free(c);
+        return -1;
+    }
+    bufferevent_enable(c->bev, EV_READ);
     c->next = srv->clients;
     if (srv->clients)
         srv->clients->prev = c;
@@ -550,6 +556,7 @@ static void client_free(struct client *c)
         c->next->prev = c->prev;
     srv->nclients--;
     event_del(&c->resume_ev);
+    flush_detach(&c->out);
     resp_parser_free(&c->parser);
     bufferevent_free(c->bev);
     free(c->name);

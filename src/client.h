@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "flight.h"
+#include "flush.h"
 #include "metrics.h"
 #include "resp.h"
 
@@ -66,6 +67,7 @@ struct req {
 struct client {
     struct server *srv;
     struct bufferevent *bev;
+    struct flush_entry out;      /* replies written at the end of a pass */
     struct client *next, *prev;  /* server's client list */
     struct resp_parser parser;
     int db;

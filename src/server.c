@@ -18,6 +18,7 @@
 #include "cache.h"
 #include "client.h"
 #include "fill.h"
+#include "flush.h"
 #include "inval.h"
 #include "log.h"
 #include "notify.h"
@@ -397,7 +398,8 @@ int server_start(struct server *srv, struct conf *conf, const char *conf_path)
     srv->sig_int = evsignal_new(srv->base, SIGINT, server_signal_cb, srv);
     srv->sig_hup = evsignal_new(srv->base, SIGHUP, server_signal_cb, srv);
     if (!srv->cache || !srv->reaper || !srv->tick || !srv->sig_term ||
-        !srv->sig_int || !srv->sig_hup || fill_init(srv) < 0) {
+        !srv->sig_int || !srv->sig_hup || fill_init(srv) < 0 ||
+        flush_init(srv) < 0) {
         log_error("out of memory");
         return -1;
     }
@@ -444,6 +446,7 @@ void server_free(struct server *srv)
     inval_stop(srv->inval);
     upstream_pool_stop(srv);
     fill_free(srv);
+    flush_free(srv);
     cache_destroy(srv->cache);
     while (srv->free_reqs) {
         struct req *r = srv->free_reqs;

@@ -42,6 +42,8 @@ struct server {
     long nclients;
     struct client *dead;             /* closed clients awaiting the reaper */
     struct event *reaper;
+    struct event *flusher;           /* end-of-pass writes (flush.c) */
+    struct flush_entry *flush_list;  /* sockets with output to write */
     struct req *free_reqs;           /* recycled request objects */
     size_t nfree_reqs;
 

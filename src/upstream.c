@@ -387,6 +387,7 @@ static void up_read(struct bufferevent *bev, void *arg)
 static void up_free_bev(struct upconn *u)
 {
     if (u->bev) {
+        flush_detach(&u->out);
         bufferevent_free(u->bev);
         u->bev = NULL;
     }
@@ -487,6 +488,9 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_CONNECTED) {
         int fd = bufferevent_getfd(bev), one = 1;
 
+        /* from now on writes happen at the end of each pass (flush.c) */
+        bufferevent_disable(bev, EV_WRITE);
+        flush_mark(&u->out);
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (u->timer)
             evtimer_del(u->timer);
@@ -508,6 +512,21 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
                      evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
         up_fail(u, "ERR upstream unavailable");
     }
+}
+
+/* The socket may be written (not still connecting). */
+static int up_writable(void *arg)
+{
+    return ((struct upconn *)arg)->state != UP_CONNECTING;
+}
+
+/* The output drained: no write event needed until the next leftover. */
+static void up_write_cb(struct bufferevent *bev, void *arg)
+{
+    struct upconn *u = arg;
+
+    if (u->state != UP_CONNECTING)
+        flush_drained(&u->out);
 }
 
 static void up_timer(evutil_socket_t fd, short what, void *arg)
@@ -535,8 +554,10 @@ static int up_connect(struct upconn *u)
     u->bev = bufferevent_socket_new(srv->base, -1, BEV_OPT_CLOSE_ON_FREE);
     if (!u->bev)
         goto fail;
-    bufferevent_setcb(u->bev, up_read, NULL, up_event, u);
-    bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+    bufferevent_setcb(u->bev, up_read, up_write_cb, up_event, u);
+    bufferevent_enable(u->bev, EV_READ | EV_WRITE);  /* EV_WRITE: connect */
+    if (flush_attach(srv, &u->out, u->bev, u, up_writable) < 0)
+        goto fail;
     u->state = UP_CONNECTING;
     u->db = 0;
     u->gen = srv->up_gen;

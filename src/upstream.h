@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flush.h"
 #include "resp.h"
 
 struct server;
@@ -58,6 +59,7 @@ enum up_state { UP_DOWN = 0, UP_CONNECTING, UP_HANDSHAKE, UP_READY };
 struct upconn {
     struct server *srv;
     struct bufferevent *bev;
+    struct flush_entry out;   /* requests written at the end of a pass */
     enum up_state state;
     int index;                /* pool index; -1 for dedicated */
     int db;                   /* db the next request runs in */
