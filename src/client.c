@@ -95,6 +95,27 @@ struct req *client_req_new(struct client *c, uint64_t start_ns, int lat_class)
     return r;
 }
 
+static void client_req_destroy(struct req *r)
+{
+    evbuffer_free(r->reply);
+    if (r->aux)
+        evbuffer_free(r->aux);
+    free(r->keys);
+    free(r->mget_len);
+    free(r);
+}
+
+void client_req_pool_free(struct server *srv)
+{
+    while (srv->free_reqs) {
+        struct req *r = srv->free_reqs;
+
+        srv->free_reqs = r->next_free;
+        client_req_destroy(r);
+    }
+    srv->nfree_reqs = 0;
+}
+
 void client_req_free(struct server *srv, struct req *r)
 {
     if (r->wait_timer_set) {
@@ -106,12 +127,7 @@ void client_req_free(struct server *srv, struct req *r)
         evbuffer_drain(r->aux, evbuffer_get_length(r->aux));
     if (srv->nfree_reqs >= CLIENT_FREE_REQS_MAX ||
         r->keys_cap > CLIENT_REQ_BUF_KEEP) {
-        evbuffer_free(r->reply);
-        if (r->aux)
-            evbuffer_free(r->aux);
-        free(r->keys);
-        free(r->mget_len);
-        free(r);
+        client_req_destroy(r);
         return;
     }
     r->next_free = srv->free_reqs;

@@ -50,9 +50,8 @@ struct req {
     int db;                    /* db the request ran in */
     int cmd_flags;             /* the command's enum cmd_flag */
     /* keys a write touches, kept until its reply for invalidation */
-    char *keys;                /* nkeys x [uint32 len][bytes] */
+    char *keys;                /* [uint32 len][bytes] per key */
     size_t keys_len, keys_cap;
-    int nkeys;
     long long swap_a, swap_b;  /* SWAPDB's dbs */
     /* MGET */
     uint32_t *mget_len;        /* per key: cached value length, or UINT32_MAX */
@@ -117,8 +116,12 @@ void client_close_when_flushed(struct client *c);
  * memory. */
 struct req *client_req_new(struct client *c, uint64_t start_ns, int lat_class);
 
-/* Free a req that is on no FIFO and no upstream connection. */
+/* Free a req that is on no FIFO and no upstream connection (it goes back
+ * to the server's free list, bounded). */
 void client_req_free(struct server *srv, struct req *r);
+
+/* Free the server's list of recycled reqs (at exit). */
+void client_req_pool_free(struct server *srv);
 
 /* Answer r with bytes (copied). r's client may be NULL (orphan: the reply is
  * dropped and r freed). If r is at the head of its FIFO the bytes go straight

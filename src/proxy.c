@@ -135,13 +135,28 @@ static int proxy_caching(const struct server *srv)
     return srv->conf.cache.enabled || srv->conf.lease.enabled;
 }
 
+/* Remember one key a write touches: in r, or inside MULTI in the client's
+ * list for EXEC (past PROXY_TXKEYS_MAX, EXEC drops the whole db instead).
+ * -1 when out of memory. */
+static int proxy_capture_key(struct client *c, struct req *r, const char *key,
+                             size_t klen)
+{
+    if (!c->in_multi)
+        return proxy_keys_add(&r->keys, &r->keys_len, &r->keys_cap, key, klen);
+    if (c->txkeys_len > PROXY_TXKEYS_MAX ||
+        proxy_keys_add(&c->txkeys, &c->txkeys_len, &c->txkeys_cap, key,
+                       klen) < 0)
+        c->txkeys_overflow = 1;
+    return 0;
+}
+
 /* Remember the keys a write touches (in r, or in the client's MULTI list),
  * so they are dropped locally when Redis has answered. */
 static int proxy_capture_write(struct client *c, struct req *r,
                                const struct cmd *cmd, int argc)
 {
     struct server *srv = c->srv;
-    int idx[64], n, i, more = 0;
+    int small[64], *idx = small, n, i, more = 0, rc = 0;
 
     if (cmd->flags & CMD_FLUSH) {
         if (proxy_streq(srv->argv[0], srv->argvlen[0], "FLUSHALL"))
@@ -158,43 +173,19 @@ static int proxy_capture_write(struct client *c, struct req *r,
     }
     if (!(cmd->flags & CMD_WRITE) || !proxy_caching(srv))
         return 0;
-    n = cmd_keys(cmd, argc, srv->argv, srv->argvlen, idx, 64, &more);
+    n = cmd_keys(cmd, argc, srv->argv, srv->argvlen, small, 64, &more);
     if (more) {
-        /* many keys (MSET of hundreds): walk them all */
-        int *all = malloc((size_t)argc * sizeof(*all));
-
-        if (!all)
+        /* many keys (MSET of hundreds): find them all */
+        idx = malloc((size_t)argc * sizeof(*idx));
+        if (!idx)
             return -1;
-        n = cmd_keys(cmd, argc, srv->argv, srv->argvlen, all, argc, NULL);
-        for (i = 0; i < n; i++) {
-            if (c->in_multi) {
-                if (c->txkeys_len > PROXY_TXKEYS_MAX ||
-                    proxy_keys_add(&c->txkeys, &c->txkeys_len, &c->txkeys_cap,
-                                   srv->argv[all[i]], srv->argvlen[all[i]]) < 0)
-                    c->txkeys_overflow = 1;
-            } else if (proxy_keys_add(&r->keys, &r->keys_len, &r->keys_cap,
-                                      srv->argv[all[i]],
-                                      srv->argvlen[all[i]]) < 0) {
-                free(all);
-                return -1;
-            }
-        }
-        free(all);
-        return 0;
+        n = cmd_keys(cmd, argc, srv->argv, srv->argvlen, idx, argc, NULL);
     }
-    for (i = 0; i < n; i++) {
-        if (c->in_multi) {
-            if (c->txkeys_len > PROXY_TXKEYS_MAX ||
-                proxy_keys_add(&c->txkeys, &c->txkeys_len, &c->txkeys_cap,
-                               srv->argv[idx[i]], srv->argvlen[idx[i]]) < 0)
-                c->txkeys_overflow = 1;
-        } else if (proxy_keys_add(&r->keys, &r->keys_len, &r->keys_cap,
-                                  srv->argv[idx[i]], srv->argvlen[idx[i]]) < 0) {
-            return -1;
-        }
-    }
-    r->nkeys = n;
-    return 0;
+    for (i = 0; i < n && rc == 0; i++)
+        rc = proxy_capture_key(c, r, srv->argv[idx[i]], srv->argvlen[idx[i]]);
+    if (idx != small)
+        free(idx);
+    return rc;
 }
 
 /* ---- local commands ---- */
@@ -789,7 +780,6 @@ static void proxy_req_settled(struct server *srv, struct req *r, int is_err)
     if (r->keys_len)
         proxy_keys_invalidate(srv, r->db, r->keys, r->keys_len);
     r->keys_len = 0;
-    r->nkeys = 0;
     if (r->flush == 1)
         fill_invalidate_all(srv, r->db, FILL_SRC_FLUSH);
     else if (r->flush == 2)

@@ -448,17 +448,7 @@ void server_free(struct server *srv)
     fill_free(srv);
     flush_free(srv);
     cache_destroy(srv->cache);
-    while (srv->free_reqs) {
-        struct req *r = srv->free_reqs;
-
-        srv->free_reqs = r->next_free;
-        evbuffer_free(r->reply);
-        if (r->aux)
-            evbuffer_free(r->aux);
-        free(r->keys);
-        free(r->mget_len);
-        free(r);
-    }
+    client_req_pool_free(srv);
     while (srv->free_ops) {
         struct upop *op = srv->free_ops;
 
