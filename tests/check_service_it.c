@@ -262,93 +262,6 @@ static int wait_cached(redisContext *c, int redis_port, const char *key,
     return h_wait_until(is_cached, &a, WAIT_MS);
 }
 
-/* Whole HTTP response of GET path from 127.0.0.1:port in buf (NUL-ended). */
-static int http_get(int port, const char *path, char *buf, size_t len)
-{
-    struct sockaddr_in sa;
-    struct pollfd pfd;
-    char req[128];
-    size_t n = 0;
-    long long end = h_now_ms() + WAIT_MS;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    if (fd < 0)
-        return -1;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((unsigned short)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
-        close(fd);
-        return -1;
-    }
-    pfd.fd = fd;
-    pfd.events = POLLIN;
-    while (n < len - 1) {
-        long long left = end - h_now_ms();
-        ssize_t r;
-
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-            break;
-        r = read(fd, buf + n, len - 1 - n);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-    }
-    buf[n] = '\0';
-    close(fd);
-    return n > 0 ? 0 : -1;
-}
-
-/* Value of an unlabelled metric on the stats port, or -1. */
-static long long metric(int stats_port, const char *name)
-{
-    size_t len = 1 << 16;
-    char *buf = malloc(len), needle[128];
-    const char *s = NULL;
-    long long v;
-
-    snprintf(needle, sizeof(needle), "\n%s ", name);
-    if (buf && http_get(stats_port, "/metrics", buf, len) == 0)
-        s = strstr(buf, needle);
-    v = s ? atoll(s + strlen(needle)) : -1;
-    free(buf);
-    return v;
-}
-
-struct metric_arg {
-    int port;
-    const char *name;
-    long long min;
-};
-
-static int metric_reached(void *arg)
-{
-    struct metric_arg *m = arg;
-
-    return metric(m->port, m->name) >= m->min;
-}
-
-/* Send one command through c without waiting for its reply. */
-static int send_only(redisContext *c, const char *fmt, ...)
-{
-    va_list ap;
-    int rc, done = 0;
-
-    va_start(ap, fmt);
-    rc = redisvAppendCommand(c, fmt, ap);
-    va_end(ap);
-    if (rc != REDIS_OK)
-        return -1;
-    while (!done) {
-        if (redisBufferWrite(c, &done) != REDIS_OK)
-            return -1;
-    }
-    return 0;
-}
-
 /* Run corral with args, its stdout and stderr in out. Returns its exit
  * status, or -1. */
 static int run_corral(const char *const args[], char *out, size_t outlen)
@@ -615,10 +528,12 @@ END_TEST
 /* 1 when the stats port answers /metrics. */
 static int stats_serves(void *arg)
 {
-    char buf[1 << 14];
+    int status = 0;
+    char *buf = h_http_get(*(int *)arg, "/metrics", &status);
+    int ok = buf && status == 200 && strstr(buf, "corral_requests_total");
 
-    return http_get(*(int *)arg, "/metrics", buf, sizeof(buf)) == 0 &&
-           strstr(buf, " 200 ") && strstr(buf, "corral_requests_total");
+    free(buf);
+    return ok;
 }
 
 START_TEST(test_reload_listen)
@@ -727,7 +642,7 @@ END_TEST
 static redisContext *inflight_get(int pause_ms)
 {
     redisContext *c, *r;
-    struct metric_arg m;
+    long long misses;
     int stats = h_free_port();
 
     ck_assert_int_eq(h_redis_start(&w.redis, 0), 0);
@@ -738,15 +653,13 @@ static redisContext *inflight_get(int pause_ms)
     c = h_connect(w.corral.port);
     ck_assert_ptr_nonnull(c);
     ck_assert(h_cmd_is(c, "PONG", "PING"));
-    m.port = stats;
-    m.name = "corral_cache_misses_total";
-    m.min = metric(stats, m.name);
-    ck_assert_int_ge(m.min, 0);
-    m.min++;
+    misses = h_metric(stats, "corral_cache_misses_total");
+    ck_assert_int_ge(misses, 0);
     ck_assert(h_cmd_is(r, "OK", "CLIENT PAUSE %d ALL", pause_ms));
     redisFree(r);
-    ck_assert_int_eq(send_only(c, "GET k"), 0);
-    ck_assert(h_wait_until(metric_reached, &m, WAIT_MS));
+    ck_assert_int_eq(h_send(c, "GET k"), 0);
+    ck_assert(h_metric_wait(stats, "corral_cache_misses_total", misses + 1,
+                            WAIT_MS));
     return c;
 }
 
