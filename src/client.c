@@ -118,10 +118,7 @@ void client_req_pool_free(struct server *srv)
 
 void client_req_free(struct server *srv, struct req *r)
 {
-    if (r->wait_timer_set) {
-        event_del(&r->wait_timer);
-        r->wait_timer_set = 0;
-    }
+    fill_req_cancel(srv, r);
     evbuffer_drain(r->reply, evbuffer_get_length(r->reply));
     if (r->aux)
         evbuffer_drain(r->aux, evbuffer_get_length(r->aux));
@@ -548,7 +545,7 @@ static void client_free(struct client *c)
     for (r = c->head; r; r = next) {
         next = r->next;
         r->next = NULL;
-        fill_req_cancel(r);
+        fill_req_cancel(srv, r);
         if (r->op) {
             r->c = NULL;             /* orphan: freed when answered */
             continue;

@@ -46,7 +46,8 @@ struct req {
     unsigned is_write : 1;     /* counted in c->writes_inflight */
     unsigned on_pin : 1;       /* sent on the client's dedicated connection */
     unsigned flush : 2;        /* 1 FLUSHDB, 2 FLUSHALL, 3 SWAPDB */
-    unsigned is_select : 1;    /* a client's SELECT; swap_a = previous db */
+    unsigned is_select : 1;    /* a client's SELECT */
+    int prev_db;               /* SELECT: the client's db before it */
     int db;                    /* db the request ran in */
     int cmd_flags;             /* the command's enum cmd_flag */
     /* keys a write touches, kept until its reply for invalidation */

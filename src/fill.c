@@ -585,12 +585,11 @@ void fill_cache_flush(struct server *srv)
     fill_count(srv, FILL_SRC_FLUSH);
 }
 
-void fill_req_cancel(struct req *r)
+void fill_req_cancel(struct server *srv, struct req *r)
 {
     struct flight *f = r->w.f;
 
-    if (r->wait_timer_set && r->c)
-        fill_unpark(r->c->srv, r);
+    fill_unpark(srv, r);
     if (!f)
         return;
     flight_unwait(&r->w);

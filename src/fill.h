@@ -44,9 +44,9 @@ int fill_init(struct server *srv);
 void fill_free(struct server *srv);
 
 /* GET key for client c; reqlen is the request's size at the front of in.
- * Returns PROXY_DONE when handled (bytes drained), or PROXY_WAIT... never;
- * returns -1 when the request should simply be forwarded (key not cached
- * and not leased, or the client has writes in flight). */
+ * Returns 0 when handled (bytes drained), or -1 when the request should
+ * simply be forwarded (key not cached and not leased, no tracked
+ * connection, or the client has writes in flight). */
 int fill_get(struct client *c, struct evbuffer *in, size_t reqlen,
              const char *key, size_t klen, uint64_t start_ns);
 
@@ -70,8 +70,9 @@ void fill_invalidate_all(struct server *srv, int db, enum fill_source src);
  * they still end by a write through corral or by their timeout. */
 void fill_cache_flush(struct server *srv);
 
-/* r is being dropped (its client left): leave any flight it waits on. */
-void fill_req_cancel(struct req *r);
+/* r is being dropped (its client left, or it is freed): stop its
+ * lease.max_wait timer and leave any flight it waits on. */
+void fill_req_cancel(struct server *srv, struct req *r);
 
 /* c is leaving: leases it holds pass to the next parked reader. */
 void fill_client_gone(struct client *c);

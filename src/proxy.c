@@ -735,8 +735,7 @@ send_shared:
         if (argc == 2 && proxy_parse_ll(srv->argv[1], srv->argvlen[1], &db) == 0 &&
             db >= 0 && db <= 0x7fffffff) {
             /* runs on u before anything sent after it */
-            r->swap_a = c->db;
-            r->flush = 0;
+            r->prev_db = c->db;
             r->op = upstream_send(u, UPOP_CLIENT, r, c->db, in, reqlen);
             if (r->op) {
                 u->db = (int)db;
@@ -799,7 +798,7 @@ static void proxy_req_settled(struct server *srv, struct req *r, int is_err)
            since), so the next request on it selects again */
         if (c->up)
             c->up->db = -1;
-        c->db = (int)r->swap_a;
+        c->db = r->prev_db;
     }
     if (r->on_pin && (r->cmd_flags & CMD_EXEC) && c->txkeys_len) {
         if (c->txkeys_overflow)
