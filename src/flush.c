@@ -25,8 +25,15 @@ static void flush_run(evutil_socket_t fd, short what, void *arg)
         e->marked = 0;
         if (evbuffer_get_length(out) == 0)
             continue;
-        if (!e->ready || e->ready(e->owner))
+        if (!e->ready || e->ready(e->owner)) {
+            /* a socket bufferevent keeps the front of its output frozen
+               so that only its own write callback drains it; that callback
+               is not used while the write succeeds, so unfreeze around the
+               write as it does */
+            evbuffer_unfreeze(out, 1);
             evbuffer_write(out, bufferevent_getfd(e->bev));
+            evbuffer_freeze(out, 1);
+        }
         if (evbuffer_get_length(out) > 0) {
             /* the rest (or the error) is the bufferevent's business: it
                writes when the socket takes more, and reports errors */
@@ -69,6 +76,9 @@ int flush_attach(struct server *srv, struct flush_entry *e,
     e->ready = ready;
     e->marked = 0;
     e->next = NULL;
+    /* a new socket bufferevent starts with writing enabled: every add to
+       its output would register the write event with the kernel */
+    bufferevent_disable(bev, EV_WRITE);
     return evbuffer_add_cb(bufferevent_get_output(bev), flush_out_cb, e)
                ? 0 : -1;
 }
