@@ -555,9 +555,9 @@ static int up_connect(struct upconn *u)
     if (!u->bev)
         goto fail;
     bufferevent_setcb(u->bev, up_read, up_write_cb, up_event, u);
-    bufferevent_enable(u->bev, EV_READ | EV_WRITE);  /* EV_WRITE: connect */
     if (flush_attach(srv, &u->out, u->bev, u, up_writable) < 0)
         goto fail;
+    bufferevent_enable(u->bev, EV_READ | EV_WRITE);  /* EV_WRITE: connect */
     u->state = UP_CONNECTING;
     u->db = 0;
     u->gen = srv->up_gen;
@@ -660,17 +660,32 @@ void upstream_pool_stop(struct server *srv)
     }
 }
 
+static int up_pickable(const struct server *srv, const struct upconn *u,
+                       int tracked)
+{
+    if (u->state != UP_READY)
+        return 0;
+    return !tracked || srv->conf.cache.invalidation == CONF_INVAL_NONE ||
+           (srv->cache_usable && u->tracking_gen == srv->inval_gen);
+}
+
 struct upconn *upstream_pick(struct server *srv, int tracked)
 {
+    struct upconn *last;
     int i;
 
+    if (srv->npool == 0)
+        return NULL;
+    /* The connection picked last still has this pass's requests waiting to
+       be written: add to them, so that Redis reads (and answers) the pass's
+       requests in one go instead of a few on every connection. */
+    last = srv->pool[(srv->pool_rr + srv->npool - 1) % srv->npool];
+    if (last->out.marked && up_pickable(srv, last, tracked))
+        return last;
     for (i = 0; i < srv->npool; i++) {
         struct upconn *u = srv->pool[(srv->pool_rr + i) % srv->npool];
 
-        if (u->state != UP_READY)
-            continue;
-        if (tracked && srv->conf.cache.invalidation != CONF_INVAL_NONE &&
-            (!srv->cache_usable || u->tracking_gen != srv->inval_gen))
+        if (!up_pickable(srv, u, tracked))
             continue;
         srv->pool_rr = (srv->pool_rr + i + 1) % srv->npool;
         return u;

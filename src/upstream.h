@@ -86,8 +86,11 @@ int upstream_pool_start(struct server *srv);
 /* Close every connection, failing what is in flight. */
 void upstream_pool_stop(struct server *srv);
 
-/* A READY shared connection, round robin; with tracked set, only one whose
- * tracking is on for the current invalidation generation. NULL if none. */
+/* A READY shared connection; with tracked set, only one whose tracking is
+ * on for the current invalidation generation. NULL if none. Within one
+ * event-loop pass the same connection is returned while it qualifies (its
+ * requests go out in one write); each pass starts on the next one, round
+ * robin. */
 struct upconn *upstream_pick(struct server *srv, int tracked);
 
 /* Number of READY shared connections. */
