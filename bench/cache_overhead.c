@@ -93,7 +93,7 @@ int main(void)
            (unsigned long long)st.entries);
     printf("key + value bytes per entry     %d\n", KLEN + VLEN);
     printf("cache_entry_cost(11, 10)        %.0f\n", cost);
-    printf("bucket array share per entry    %.2f\n",
+    printf("hash table share per entry      %.2f\n",
            per_entry - KLEN - VLEN - cost);
     printf("charged beyond key+value        %.2f bytes/entry\n",
            per_entry - KLEN - VLEN);

@@ -1,22 +1,28 @@
 /*
  * cache.c — the local cache store (contract in cache.h).
  *
- * Entries live in a chained hash table keyed by the key bytes alone, so one
- * chain holds a key for every db and cache_del_all_dbs is one chain walk.
- * Each entry is a single allocation: a 40-byte header (on 64-bit) followed
+ * Entries live in an open-addressing hash table with linear probing, keyed
+ * by the key bytes alone, so the same key in every db sits in one probe run
+ * and cache_del_all_dbs is one run walk. A slot is the entry's address with
+ * a few bits of its hash in the low bits that malloc's alignment leaves
+ * zero: a probe only follows a pointer when those bits match, so a miss
+ * rarely touches an entry. 0 is an empty slot. The table is never more than
+ * 3/4 full; deletion shifts the rest of the run back (no tombstones).
+ *
+ * Each entry is a single allocation: a 32-byte header (on 64-bit) followed
  * by the key and then the value. The same entries form the SIEVE queue, a
  * doubly linked FIFO with the newest entry at the head; the hand walks from
  * the tail toward the head, clearing visited bits, and evicts the first
  * entry that is unvisited or expired.
  *
- * The bucket array doubles in place (realloc, then each chain is split by
- * one more hash bit) when the entries reach the bucket count, and halves in
- * place (chains appended pairwise) only when cache_set_limit needs the room.
- * Hashes are not stored; they are recomputed from the key when a chain is
- * split or an evicted entry is unlinked.
+ * The table doubles when an insert would pass 3/4 full, and halves only
+ * when cache_set_limit needs the room; both rebuild it. Hashes are not
+ * stored; they are recomputed from the key when the table is rebuilt or a
+ * deletion moves an entry.
  */
 #include "cache.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +30,14 @@
 #define CACHE_MAX_KLEN    ((size_t)1 << 29)          /* 512 MiB */
 #define CACHE_MAX_VLEN    ((size_t)UINT32_MAX)
 #define CACHE_NEVER       (((uint64_t)1 << 48) - 1)  /* expire_ms field max */
-#define CACHE_MIN_BUCKETS 16
+#define CACHE_MIN_SLOTS   16
+
+/* Slot tag: low hash bits kept in the alignment bits of the entry address
+ * (malloc aligns to max_align_t). */
+#define SLOT_TAG_MASK     ((uintptr_t)_Alignof(max_align_t) - 1)
+_Static_assert(_Alignof(max_align_t) >= 8 &&
+               (_Alignof(max_align_t) & (_Alignof(max_align_t) - 1)) == 0,
+               "malloc alignment leaves at least 3 tag bits");
 
 /* Model of glibc malloc on Linux: a chunk is the request plus one size word,
  * rounded up to 16 bytes and at least 32; requests from the mmap threshold
@@ -40,7 +53,6 @@
 #define HASH_MUL2 0xcf0c26ef4243ed53ULL
 
 struct cache_entry {
-    struct cache_entry *chain;  /* next entry in the same bucket */
     struct cache_entry *newer;  /* toward the queue head; NULL at the head */
     struct cache_entry *older;  /* toward the queue tail; NULL at the tail */
     uint64_t expire_ms : 48;    /* absolute; CACHE_NEVER means never */
@@ -51,12 +63,13 @@ struct cache_entry {
     char data[];                /* klen key bytes, then vlen value bytes */
 };
 
-_Static_assert(sizeof(struct cache_entry) == 3 * sizeof(void *) + 16,
+_Static_assert(sizeof(struct cache_entry) == 2 * sizeof(void *) + 16,
                "entry header must stay packed");
 
 struct cache {
-    struct cache_entry **buckets;  /* NULL until the first entry */
-    size_t nbuckets;               /* a power of two, or 0 */
+    uintptr_t *slots;              /* entry | tag, or 0; NULL until the
+                                      first entry */
+    size_t nslots;                 /* a power of two, or 0 */
     struct cache_entry *head;      /* newest entry */
     struct cache_entry *tail;      /* oldest entry */
     struct cache_entry *hand;      /* next entry the hand looks at;
@@ -71,7 +84,7 @@ struct cache {
 
 /* 64-bit multiply-xorshift over the key in 8-byte words; the length seeds
  * the state so keys differing only by trailing zero bytes differ. The final
- * round folds the high bits down, since buckets are picked by the low bits. */
+ * round folds the high bits down, since slots are picked by the low bits. */
 static uint64_t hash_key(const char *key, size_t klen)
 {
     uint64_t h = HASH_SEED ^ ((uint64_t)klen * HASH_MUL2);
@@ -143,9 +156,9 @@ static int expired(const struct cache_entry *e, uint64_t now_ms)
     return e->expire_ms != CACHE_NEVER && now_ms >= e->expire_ms;
 }
 
-static size_t table_bytes(size_t nbuckets)
+static size_t table_bytes(size_t nslots)
 {
-    return nbuckets * sizeof(struct cache_entry *);
+    return nslots * sizeof(uintptr_t);
 }
 
 static int key_eq(const struct cache_entry *e, const char *key, size_t klen)
@@ -153,32 +166,84 @@ static int key_eq(const struct cache_entry *e, const char *key, size_t klen)
     return e->klen == klen && (klen == 0 || memcmp(e->data, key, klen) == 0);
 }
 
-/* The chain link that points at (db, key), or NULL. */
-static struct cache_entry **find(struct cache *c, int db, const char *key,
-                                 size_t klen)
+static uintptr_t slot_tag(uint64_t h)
 {
-    struct cache_entry **link;
-
-    if (c->nbuckets == 0 || !db_ok(db) || klen > CACHE_MAX_KLEN)
-        return NULL;
-    link = &c->buckets[hash_key(key, klen) & (c->nbuckets - 1)];
-    for (; *link != NULL; link = &(*link)->chain) {
-        struct cache_entry *e = *link;
-        if (e->db == (unsigned)db && key_eq(e, key, klen))
-            return link;
-    }
-    return NULL;
+    /* the high bits: the low ones pick the slot */
+    return (uintptr_t)(h >> 58) & SLOT_TAG_MASK;
 }
 
-/* The chain link that points at e, which is in the table. */
-static struct cache_entry **link_of(struct cache *c, struct cache_entry *e)
+static struct cache_entry *slot_entry(uintptr_t slot)
 {
-    struct cache_entry **link =
-        &c->buckets[hash_key(e->data, e->klen) & (c->nbuckets - 1)];
+    return (struct cache_entry *)(slot & ~SLOT_TAG_MASK);
+}
 
-    while (*link != e)
-        link = &(*link)->chain;
-    return link;
+static uint64_t entry_hash(const struct cache_entry *e)
+{
+    return hash_key(e->data, e->klen);
+}
+
+/* The slot holding (db, key), or SIZE_MAX. */
+static size_t find(const struct cache *c, int db, const char *key, size_t klen)
+{
+    uint64_t h;
+    uintptr_t tag, s;
+    size_t mask, i;
+
+    if (c->nslots == 0 || !db_ok(db) || klen > CACHE_MAX_KLEN)
+        return SIZE_MAX;
+    h = hash_key(key, klen);
+    tag = slot_tag(h);
+    mask = c->nslots - 1;
+    /* ends: the table always has an empty slot */
+    for (i = h & mask; (s = c->slots[i]) != 0; i = (i + 1) & mask) {
+        const struct cache_entry *e = slot_entry(s);
+
+        if ((s & SLOT_TAG_MASK) == tag && e->db == (unsigned)db &&
+            key_eq(e, key, klen))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+/* The slot holding e, which is in the table. */
+static size_t slot_of(const struct cache *c, const struct cache_entry *e)
+{
+    size_t mask = c->nslots - 1, i = entry_hash(e) & mask;
+
+    while (slot_entry(c->slots[i]) != e)
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Put e into the first free slot of its run; the table has room. */
+static void slot_put(uintptr_t *slots, size_t nslots, struct cache_entry *e)
+{
+    uint64_t h = entry_hash(e);
+    size_t mask = nslots - 1, i = h & mask;
+
+    while (slots[i] != 0)
+        i = (i + 1) & mask;
+    slots[i] = (uintptr_t)e | slot_tag(h);
+}
+
+/* Empty slot i, moving later entries of the run back so that every entry
+ * stays reachable from its home slot without tombstones. */
+static void slot_clear(struct cache *c, size_t i)
+{
+    size_t mask = c->nslots - 1, j = i;
+    uintptr_t s;
+
+    while ((s = c->slots[j = (j + 1) & mask]) != 0) {
+        size_t home = entry_hash(slot_entry(s)) & mask;
+
+        /* the entry at j may fill the hole at i unless its home lies
+           cyclically in (i, j] */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            c->slots[i] = s;
+            i = j;
+        }
+    }
+    c->slots[i] = 0;
 }
 
 static void queue_push(struct cache *c, struct cache_entry *e)
@@ -206,11 +271,10 @@ static void queue_unlink(struct cache *c, struct cache_entry *e)
         c->tail = e->newer;
 }
 
-/* Remove e, found through *link, from table and queue and free it. */
-static void drop(struct cache *c, struct cache_entry **link,
-                 struct cache_entry *e)
+/* Remove e, held by slot i, from table and queue and free it. */
+static void drop(struct cache *c, size_t i, struct cache_entry *e)
 {
-    *link = e->chain;
+    slot_clear(c, i);
     queue_unlink(c, e);
     c->bytes -= entry_charge(e->klen, e->vlen);
     c->entries--;
@@ -229,68 +293,34 @@ static void evict_one(struct cache *c)
         e = e->newer != NULL ? e->newer : c->tail;
     }
     c->hand = e->newer;
-    drop(c, link_of(c, e), e);
+    drop(c, slot_of(c, e), e);
     if (was_expired)
         c->expired++;
     else
         c->evictions++;
 }
 
-/* Double the bucket array in place; on allocation failure keep the old one
- * (chains just get longer). */
-static void table_grow(struct cache *c)
+/* The entries fit in n slots at most 3/4 full. */
+static int fits(uint64_t entries, size_t n)
 {
-    size_t n = c->nbuckets;
-    struct cache_entry **b;
-
-    if (n > SIZE_MAX / 2 / sizeof *b)
-        return;
-    b = realloc(c->buckets, table_bytes(2 * n));
-    if (b == NULL)
-        return;
-    for (size_t i = 0; i < n; i++) {
-        struct cache_entry *e = b[i], *lo = NULL, *hi = NULL;
-
-        while (e != NULL) {
-            struct cache_entry *next = e->chain;
-            if (hash_key(e->data, e->klen) & n) {
-                e->chain = hi;
-                hi = e;
-            } else {
-                e->chain = lo;
-                lo = e;
-            }
-            e = next;
-        }
-        b[i] = lo;
-        b[i + n] = hi;
-    }
-    c->buckets = b;
-    c->nbuckets = 2 * n;
-    c->bytes += table_bytes(n);
+    return entries <= n / 4 * 3;
 }
 
-/* Halve the bucket array in place: bucket i + half joins bucket i. */
-static void table_halve(struct cache *c)
+/* Rebuild the table with n slots (a power of two the entries fit in).
+ * Returns 0, or -1 when out of memory (the old table stays). */
+static int table_resize(struct cache *c, size_t n)
 {
-    size_t half = c->nbuckets / 2;
-    struct cache_entry **b = c->buckets, **shrunk;
+    uintptr_t *slots = calloc(n, sizeof *slots);
 
-    for (size_t i = 0; i < half; i++) {
-        struct cache_entry **link = &b[i];
-
-        if (b[i + half] == NULL)
-            continue;
-        while (*link != NULL)
-            link = &(*link)->chain;
-        *link = b[i + half];
-    }
-    /* Shrinking cannot really fail; if it does the block stays bigger. */
-    shrunk = realloc(b, table_bytes(half));
-    if (shrunk != NULL)
-        c->buckets = shrunk;
-    c->nbuckets = half;
-    c->bytes -= table_bytes(half);
+    if (slots == NULL)
+        return -1;
+    for (struct cache_entry *e = c->head; e != NULL; e = e->older)
+        slot_put(slots, n, e);
+    free(c->slots);
+    c->bytes = c->bytes - table_bytes(c->nslots) + table_bytes(n);
+    c->slots = slots;
+    c->nslots = n;
+    return 0;
 }
 
 struct cache *cache_create(size_t max_memory)
@@ -313,7 +343,15 @@ static void free_entries(struct cache *c)
     }
     c->head = c->tail = c->hand = NULL;
     c->entries = 0;
-    c->bytes = table_bytes(c->nbuckets);
+    c->bytes = table_bytes(c->nslots);
+}
+
+static void table_free(struct cache *c)
+{
+    free(c->slots);
+    c->slots = NULL;
+    c->nslots = 0;
+    c->bytes = 0;
 }
 
 void cache_destroy(struct cache *c)
@@ -321,46 +359,43 @@ void cache_destroy(struct cache *c)
     if (c == NULL)
         return;
     free_entries(c);
-    free(c->buckets);
+    free(c->slots);
     free(c);
 }
 
 void cache_set_limit(struct cache *c, size_t max_memory)
 {
     c->max_memory = max_memory;
-    /* Besides fitting, keep the array within a quarter of the new budget
+    /* Besides fitting, keep the table within a quarter of the new budget
      * (as growth in cache_set does), so any entry of up to half the budget
      * can still be stored. */
     while (c->bytes > max_memory ||
-           (c->nbuckets > CACHE_MIN_BUCKETS &&
-            table_bytes(c->nbuckets) > max_memory / 4)) {
-        if (c->nbuckets > CACHE_MIN_BUCKETS &&
-            c->entries <= c->nbuckets / 2) {
-            table_halve(c);
-        } else if (c->tail != NULL) {
+           (c->nslots > CACHE_MIN_SLOTS &&
+            table_bytes(c->nslots) > max_memory / 4)) {
+        if (c->nslots > CACHE_MIN_SLOTS && fits(c->entries, c->nslots / 2) &&
+            table_resize(c, c->nslots / 2) == 0)
+            continue;
+        if (c->tail != NULL)
             evict_one(c);
-        } else {
-            free(c->buckets);
-            c->buckets = NULL;
-            c->nbuckets = 0;
-            c->bytes = 0;
-        }
+        else
+            table_free(c);
     }
 }
 
 const char *cache_get(struct cache *c, int db, const char *key, size_t klen,
                       uint64_t now_ms, size_t *vlen)
 {
-    struct cache_entry **link, *e;
+    struct cache_entry *e;
+    size_t i;
 
     if (now_ms > c->now_ms)
         c->now_ms = now_ms;
-    link = find(c, db, key, klen);
-    if (link == NULL)
+    i = find(c, db, key, klen);
+    if (i == SIZE_MAX)
         return NULL;
-    e = *link;
+    e = slot_entry(c->slots[i]);
     if (expired(e, now_ms)) {
-        drop(c, link, e);
+        drop(c, i, e);
         c->expired++;
         return NULL;
     }
@@ -372,38 +407,43 @@ const char *cache_get(struct cache *c, int db, const char *key, size_t klen,
 int cache_set(struct cache *c, int db, const char *key, size_t klen,
               const char *val, size_t vlen, uint64_t expire_ms)
 {
-    struct cache_entry **link, *e;
-    size_t charge, tbytes;
+    struct cache_entry *e;
+    size_t charge, tbytes, i;
 
     if (!db_ok(db) || klen > CACHE_MAX_KLEN)
         return -1;  /* no entry can exist for such a key */
-    link = find(c, db, key, klen);
-    if (link != NULL)
-        drop(c, link, *link);
+    i = find(c, db, key, klen);
+    if (i != SIZE_MAX)
+        drop(c, i, slot_entry(c->slots[i]));
     if (!lengths_ok(klen, vlen))
         return -1;
 
     charge = entry_charge(klen, vlen);
-    tbytes = table_bytes(c->nbuckets > 0 ? c->nbuckets : CACHE_MIN_BUCKETS);
+    tbytes = table_bytes(c->nslots > 0 ? c->nslots : CACHE_MIN_SLOTS);
     if (charge > c->max_memory || tbytes > c->max_memory - charge)
         return -1;
 
     e = malloc(entry_size(klen, vlen));
     if (e == NULL)
         return -1;
-    if (c->buckets == NULL) {
-        c->buckets = calloc(CACHE_MIN_BUCKETS, sizeof *c->buckets);
-        if (c->buckets == NULL) {
+    if (c->slots == NULL) {
+        c->slots = calloc(CACHE_MIN_SLOTS, sizeof *c->slots);
+        if (c->slots == NULL) {
             free(e);
             return -1;
         }
-        c->nbuckets = CACHE_MIN_BUCKETS;
+        c->nslots = CACHE_MIN_SLOTS;
         c->bytes += tbytes;
     }
-    /* Grow at load factor 1, if the doubled array still leaves room for the
-     * new entry; the eviction below then pays for the array too. */
-    if (c->entries >= c->nbuckets && tbytes <= (c->max_memory - charge) / 2)
-        table_grow(c);
+    /* Grow before passing 3/4 full, if the doubled table still leaves room
+     * for the new entry (the eviction below then pays for it too); if it
+     * does not, or memory is short, evict to stay 3/4 full instead. */
+    if (!fits(c->entries + 1, c->nslots) &&
+        (tbytes > (c->max_memory - charge) / 2 ||
+         table_resize(c, 2 * c->nslots) < 0)) {
+        while (!fits(c->entries + 1, c->nslots))
+            evict_one(c);
+    }
     while (c->bytes + charge > c->max_memory && c->tail != NULL)
         evict_one(c);
 
@@ -417,9 +457,7 @@ int cache_set(struct cache *c, int db, const char *key, size_t klen,
     if (vlen > 0)
         memcpy(e->data + klen, val, vlen);
 
-    link = &c->buckets[hash_key(key, klen) & (c->nbuckets - 1)];
-    e->chain = *link;
-    *link = e;
+    slot_put(c->slots, c->nslots, e);
     queue_push(c, e);
     c->entries++;
     c->bytes += charge;
@@ -428,29 +466,36 @@ int cache_set(struct cache *c, int db, const char *key, size_t klen,
 
 int cache_del(struct cache *c, int db, const char *key, size_t klen)
 {
-    struct cache_entry **link = find(c, db, key, klen);
+    size_t i = find(c, db, key, klen);
 
-    if (link == NULL)
+    if (i == SIZE_MAX)
         return 0;
-    drop(c, link, *link);
+    drop(c, i, slot_entry(c->slots[i]));
     return 1;
 }
 
 int cache_del_all_dbs(struct cache *c, const char *key, size_t klen)
 {
-    struct cache_entry **link;
+    uint64_t h;
+    uintptr_t tag, s;
+    size_t mask, i;
     int n = 0;
 
-    if (c->nbuckets == 0 || klen > CACHE_MAX_KLEN)
+    if (c->nslots == 0 || klen > CACHE_MAX_KLEN)
         return 0;
-    link = &c->buckets[hash_key(key, klen) & (c->nbuckets - 1)];
-    while (*link != NULL) {
-        struct cache_entry *e = *link;
-        if (key_eq(e, key, klen)) {
-            drop(c, link, e);
+    h = hash_key(key, klen);
+    tag = slot_tag(h);
+    mask = c->nslots - 1;
+    /* a deletion shifts later entries of the run back into slot i, never
+       before it: look at slot i again after one */
+    for (i = h & mask; (s = c->slots[i]) != 0;) {
+        struct cache_entry *e = slot_entry(s);
+
+        if ((s & SLOT_TAG_MASK) == tag && key_eq(e, key, klen)) {
+            drop(c, i, e);
             n++;
         } else {
-            link = &e->chain;
+            i = (i + 1) & mask;
         }
     }
     return n;
@@ -458,26 +503,24 @@ int cache_del_all_dbs(struct cache *c, const char *key, size_t klen)
 
 void cache_flush_db(struct cache *c, int db)
 {
+    struct cache_entry *e = c->head;
+
     if (!db_ok(db))
         return;
-    for (size_t i = 0; i < c->nbuckets; i++) {
-        struct cache_entry **link = &c->buckets[i];
+    while (e != NULL) {
+        struct cache_entry *older = e->older;
 
-        while (*link != NULL) {
-            struct cache_entry *e = *link;
-            if (e->db == (unsigned)db)
-                drop(c, link, e);
-            else
-                link = &e->chain;
-        }
+        if (e->db == (unsigned)db)
+            drop(c, slot_of(c, e), e);
+        e = older;
     }
 }
 
 void cache_flush(struct cache *c)
 {
     free_entries(c);
-    if (c->buckets != NULL)
-        memset(c->buckets, 0, table_bytes(c->nbuckets));
+    if (c->slots != NULL)
+        memset(c->slots, 0, table_bytes(c->nslots));
 }
 
 void cache_get_stats(const struct cache *c, struct cache_stats *st)

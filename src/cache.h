@@ -5,7 +5,7 @@
  * value is the exact RESP reply bytes to send to a client (for GET, a bulk
  * string "$3\r\nfoo\r\n"). Each entry has an absolute expiry time. The whole
  * store stays within a byte budget that counts keys, values and the per-entry
- * overhead (entry header, hash bucket share, allocator rounding); eviction is
+ * overhead (entry header, hash table share, allocator rounding); eviction is
  * SIEVE (a FIFO queue with a visited bit and a moving hand), which keeps hit
  * ratio above LRU at O(1) per operation with no work on a hit but setting one
  * bit.
@@ -22,10 +22,10 @@
  * Accounting: each entry is one allocation (header, key, value) charged at
  * the size glibc malloc takes for it (request plus one word, rounded up to
  * 16 bytes; whole pages at or above 128 KiB), see cache_entry_cost. The hash
- * bucket array (a pointer per bucket; it doubles when the entries reach the
- * bucket count, so 8 to 16 bytes per entry on 64-bit) is charged as a whole
- * in stats.bytes. It is allocated with the first entry, and shrunk or freed
- * only when cache_set_limit needs the room.
+ * table (a word per slot, at most 3/4 full: it doubles when an insert would
+ * pass that, so 10.7 to 21.3 bytes per entry on 64-bit) is charged as a
+ * whole in stats.bytes. It is allocated with the first entry, and shrunk or
+ * freed only when cache_set_limit needs the room.
  */
 #ifndef CORRAL_CACHE_H
 #define CORRAL_CACHE_H
@@ -49,9 +49,9 @@ struct cache *cache_create(size_t max_memory);
 /* Free the store and every entry. NULL is allowed. */
 void cache_destroy(struct cache *c);
 
-/* Change the budget; evicts at once down to the new one. The bucket array
- * is halved instead while it is at most half full, and also while it takes
- * more than a quarter of the new budget. 0 empties the store. */
+/* Change the budget; evicts at once down to the new one. The table is
+ * halved instead while the entries fit in half of it, and also while it
+ * takes more than a quarter of the new budget. 0 empties the store. */
 void cache_set_limit(struct cache *c, size_t max_memory);
 
 /* Look up (db, key) at time now_ms. Returns the stored reply bytes and sets
@@ -63,7 +63,7 @@ const char *cache_get(struct cache *c, int db, const char *key, size_t klen,
 
 /* Store a copy of key and value for (db, key) until expire_ms, replacing any
  * old entry, evicting others as needed. Returns 0 when stored, -1 when not
- * (the entry alone with the bucket array exceeds the budget, out of memory,
+ * (the entry alone with the table exceeds the budget, out of memory,
  * or db/key/value beyond the limits above: the store is then unchanged
  * except that an old entry for the key is gone). */
 int cache_set(struct cache *c, int db, const char *key, size_t klen,
@@ -85,8 +85,8 @@ void cache_get_stats(const struct cache *c, struct cache_stats *st);
 
 /* Bytes charged per entry beyond its key and value bytes, for an entry with
  * the given key and value length: header, allocator header and rounding.
- * The bucket array is not included (see above). stats.bytes is always the
- * bucket array plus, for each entry, klen + vlen + cache_entry_cost.
+ * The table is not included (see above). stats.bytes is always the
+ * table plus, for each entry, klen + vlen + cache_entry_cost.
  * SIZE_MAX for lengths beyond the limits. */
 size_t cache_entry_cost(size_t klen, size_t vlen);
 
