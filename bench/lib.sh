@@ -22,6 +22,38 @@ lib_init() {
     command -v curl >/dev/null 2>&1 && HAVE_CURL=1
     USED_PORTS=""
     CORRAL_WRAP=""
+    BENCH_WRAP=""
+    SERVER_CPUS=""
+}
+
+# pin_layout: where the processes run. With BENCH_PIN=1 (the default when
+# taskset exists and there are 2+ CPUs) redis-benchmark runs on CPU 0 and
+# the servers on the other CPUs, as a load generator on a machine of its
+# own would: the client then does not compete for CPU with the system
+# under test (Redis alone, or a proxy and Redis), and which of the three
+# processes the scheduler happens to put together stops deciding the
+# result. BENCH_PIN=0 lets the scheduler place everything. Sets
+# BENCH_WRAP, SERVER_CPUS and LAYOUT (a line for the report).
+pin_layout() {
+    n=$(nproc)
+    pin=${BENCH_PIN:-1}
+    if [ "$pin" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$n" -ge 2 ]; then
+        BENCH_WRAP="taskset -c 0"
+        SERVER_CPUS="1-$((n - 1))"
+        LAYOUT="redis-benchmark on CPU 0, servers on CPUs $SERVER_CPUS (BENCH_PIN=0: unpinned)"
+    else
+        BENCH_WRAP=""
+        SERVER_CPUS=""
+        LAYOUT="unpinned: redis-benchmark and the servers share all $n CPUs"
+    fi
+}
+
+# pin_server PID: move every thread of PID onto $SERVER_CPUS (nothing when
+# unpinned).
+pin_server() {
+    [ -n "$SERVER_CPUS" ] || return 0
+    taskset -a -p -c "$SERVER_CPUS" "$1" >/dev/null ||
+        die "cannot pin pid $1 to CPUs $SERVER_CPUS"
 }
 
 lib_cleanup() {
@@ -152,11 +184,13 @@ start_server() {
     done
 }
 
-# start_redis: redis-server on a free port, no persistence; port in $REDIS_PORT.
+# start_redis: redis-server on a free port, no persistence; port in
+# $REDIS_PORT, pid in $REDIS_PID.
 start_redis() {
     start_server redis-server "$TMP/redis.log" redis-server --port @PORT@ \
         --bind 127.0.0.1 --save '' --appendonly no --daemonize no --dir "$TMP"
     REDIS_PORT=$PORT
+    REDIS_PID=$PID
 }
 
 # start_corral BIN NAME EXTRA_YAML: corral in front of $REDIS_PORT with
@@ -202,7 +236,8 @@ bench() {
         -n "$4" -t "$2" --csv
     [ "$5" -gt 0 ] && set -- "$@" -r "$5"
     shift 5
-    if ! $TIMEOUT redis-benchmark "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
+    # shellcheck disable=SC2086
+    if ! $TIMEOUT $BENCH_WRAP redis-benchmark "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
         echo "redis-benchmark $* failed:" >&2
         cat "$TMP/bench.out" "$TMP/bench.err" >&2
         exit 1

@@ -12,6 +12,8 @@
 #     (4 upstream connections), so no answer can come from the cache;
 #   cache hits: GET over 1000 pre-filled keys (-r 1000), Redis against a
 #     second corral with the default cache, warmed before measuring.
+# With 2+ CPUs the client runs on CPU 0 and every server on the others
+# (BENCH_PIN=0: no pinning; see pin_layout in lib.sh).
 # Runs alternate between targets; each cell is the median of BENCH_REPS
 # runs (default 3). BENCH_N1 / BENCH_N16 set the requests per run without
 # and with pipelining. Every run is checked: redis-benchmark must succeed,
@@ -47,7 +49,9 @@ KEYS=1000
 
 lib_init corral-bench
 FAILED=0
+pin_layout
 start_redis
+pin_server "$REDIS_PID"
 
 # ---- twemproxy ----
 TWEM_PORT=""
@@ -76,6 +80,7 @@ EOF
     start_server nutcracker "$TMP/nutcracker.out" sh "$TMP/nutcracker.sh" @PORT@
     TWEM_PORT=$PORT
     TWEM_PID=$PID
+    pin_server "$TWEM_PID"
 else
     echo "nutcracker not installed: twemproxy column skipped" >&2
 fi
@@ -89,10 +94,12 @@ stats:
   listen: ""'
 PT_PORT=$CORRAL_PORT
 PT_PID=$CORRAL_PID
+pin_server "$PT_PID"
 
 echo "corral: $CORRAL" >&2
 cpu_mark
 echo "machine: $(nproc) CPUs, $(uname -r); $REPS runs per cell, median" >&2
+echo "layout: $LAYOUT" >&2
 
 # record ROW TARGET RPS [PID CPU0 N]: append one result; with PID, also
 # the proxy's CPU time per request since CPU0 (ns), as C_ROW_TARGET.
@@ -161,6 +168,7 @@ fi
 start_corral "$CORRAL" cache "$STATS_YAML"
 CACHE_PORT=$CORRAL_PORT
 CACHE_PID=$CORRAL_PID
+pin_server "$CACHE_PID"
 
 # Pre-fill the keys redis-benchmark -r uses (key:%012d), then warm the cache.
 awk -v n=$KEYS 'BEGIN { for (i = 0; i < n; i++) printf "SET key:%012d xxx\n", i }' |
@@ -295,6 +303,7 @@ line hit1 "GET hit" 1.0 ">=1.0x redis"
 line hit16 "GET hit P16" 1.0 ">=1.0x redis"
 echo
 echo "requests/s, median of $REPS; 50 clients; $N1 requests per run, $N16 with -P 16"
+echo "layout: $LAYOUT"
 echo
 echo "proxy CPU time per request, ns (median; steadier than requests/s on a busy machine):"
 printf '%-20s %10s %10s\n' row twemproxy corral
