@@ -236,6 +236,8 @@ bench() {
         -n "$4" -t "$2" --csv
     [ "$5" -gt 0 ] && set -- "$@" -r "$5"
     shift 5
+    children_ns
+    bench_c0=$CHILD_NS
     # shellcheck disable=SC2086
     if ! $TIMEOUT $BENCH_WRAP redis-benchmark "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
         echo "redis-benchmark $* failed:" >&2
@@ -244,6 +246,18 @@ bench() {
     fi
     RPS=$(awk -F'"' 'NR > 1 && $4 != "" { r = $4 } END { print r }' "$TMP/bench.out")
     [ -n "$RPS" ] || die "no result from redis-benchmark $*"
+    children_ns
+    BENCH_CPU_NS=$((CHILD_NS - bench_c0))
+}
+
+# children_ns: CPU time (user + system) of this shell's reaped children, in
+# ns, in $CHILD_NS. Not to be called in a subshell.
+children_ns() {
+    times >"$TMP/times"
+    CHILD_NS=$(awk 'NR == 2 {
+        s = 0
+        for (i = 1; i <= 2; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] }
+        printf "%.0f\n", s * 1e9 }' "$TMP/times")
 }
 
 # busy_jiffies: CPU time, in clock ticks, of every process on the machine:

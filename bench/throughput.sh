@@ -101,14 +101,15 @@ cpu_mark
 echo "machine: $(nproc) CPUs, $(uname -r); $REPS runs per cell, median" >&2
 echo "layout: $LAYOUT" >&2
 
-# record ROW TARGET RPS [PID CPU0 N]: append one result; with PID, also
-# the proxy's CPU time per request since CPU0 (ns), as C_ROW_TARGET.
+# record ROW TARGET RPS PID CPU0 N: append one result; the CPU time per
+# request (ns) of the client in the run just made, as K_ROW_TARGET, and of
+# the server PID since CPU0, as C_ROW_TARGET.
 record() {
     eval "R_$1_$2=\"\${R_$1_$2:-} $3\""
-    if [ $# -ge 6 ]; then
-        ns=$(awk -v a="$5" -v b="$(cpu_ns "$4")" -v n="$6" 'BEGIN { printf "%.0f\n", (b - a) / n }')
-        eval "C_$1_$2=\"\${C_$1_$2:-} $ns\""
-    fi
+    ns=$(awk -v c="$BENCH_CPU_NS" -v n="$6" 'BEGIN { printf "%.0f\n", c / n }')
+    eval "K_$1_$2=\"\${K_$1_$2:-} $ns\""
+    ns=$(awk -v a="$5" -v b="$(cpu_ns "$4")" -v n="$6" 'BEGIN { printf "%.0f\n", (b - a) / n }')
+    eval "C_$1_$2=\"\${C_$1_$2:-} $ns\""
 }
 
 # check_passthrough CMD BEFORE N LABEL: Redis must have run CMD at least N
@@ -129,20 +130,16 @@ run_passthrough() {
     while [ $r -le "$REPS" ]; do
         for t in redis twem corral; do
             case $t in
-            redis) port=$REDIS_PORT pid="" ;;
+            redis) port=$REDIS_PORT pid=$REDIS_PID ;;
             twem) port=$TWEM_PORT pid=${TWEM_PID:-} ;;
             corral) port=$PT_PORT pid=$PT_PID ;;
             esac
             [ -n "$port" ] || continue
             before=$(redis_calls "$2")
-            [ -n "$pid" ] && cpu0=$(cpu_ns "$pid")
+            cpu0=$(cpu_ns "$pid")
             bench "$port" "$2" "$3" "$4" 0
             check_passthrough "$2" "$before" "$4" "$1/$t"
-            if [ -n "$pid" ]; then
-                record "$1" "$t" "$RPS" "$pid" "$cpu0" "$4"
-            else
-                record "$1" "$t" "$RPS"
-            fi
+            record "$1" "$t" "$RPS" "$pid" "$cpu0" "$4"
             printf '  %-8s %-7s run %d: %s rps\n' "$1" "$t" "$r" "$RPS" >&2
         done
         r=$((r + 1))
@@ -191,7 +188,9 @@ run_hits() {
             hits=0
             [ $t = corral ] && [ "$HAVE_CURL" = 1 ] &&
                 hits=$(corral_metric "$CACHE_STATS" corral_cache_hits_total)
-            cpu0=$(cpu_ns "$CACHE_PID")
+            pid=$CACHE_PID
+            [ $t = redis ] && pid=$REDIS_PID
+            cpu0=$(cpu_ns "$pid")
             bench "$port" get "$2" "$3" $KEYS
             if [ $t = redis ]; then
                 check_passthrough get "$before" "$3" "$1/$t"
@@ -209,11 +208,7 @@ run_hits() {
                     fi
                 fi
             fi
-            if [ $t = corral ]; then
-                record "$1" "$t" "$RPS" "$CACHE_PID" "$cpu0" "$3"
-            else
-                record "$1" "$t" "$RPS"
-            fi
+            record "$1" "$t" "$RPS" "$pid" "$cpu0" "$3"
             printf '  %-8s %-7s run %d: %s rps\n' "$1" "$t" "$r" "$RPS" >&2
         done
         r=$((r + 1))
@@ -305,13 +300,18 @@ echo
 echo "requests/s, median of $REPS; 50 clients; $N1 requests per run, $N16 with -P 16"
 echo "layout: $LAYOUT"
 echo
-echo "proxy CPU time per request, ns (median; steadier than requests/s on a busy machine):"
-printf '%-20s %10s %10s\n' row twemproxy corral
+echo "CPU time per request, ns (median; steadier than requests/s on a busy"
+echo "machine): of the server measured (Redis direct, twemproxy, corral), and of"
+echo "redis-benchmark in the same runs"
+printf '%-20s %8s %8s %8s   %13s %13s %13s\n' row redis twemproxy corral \
+    client:redis client:twem client:corral
 for row in set1:"SET pass-through" get1:"GET pass-through" \
     set16:"SET pass-through P16" get16:"GET pass-through P16" \
     hit1:"GET hit" hit16:"GET hit P16"; do
-    printf '%-20s %10s %10s\n' "${row#*:}" "$(cell "${row%%:*}" twem C)" \
-        "$(cell "${row%%:*}" corral C)"
+    r=${row%%:*}
+    printf '%-20s %8s %8s %8s   %13s %13s %13s\n' "${row#*:}" \
+        "$(cell "$r" redis C)" "$(cell "$r" twem C)" "$(cell "$r" corral C)" \
+        "$(cell "$r" redis K)" "$(cell "$r" twem K)" "$(cell "$r" corral K)"
 done
 cpu_foreign
 if [ $FAILED = 0 ]; then
