@@ -40,7 +40,9 @@ pin_layout() {
     if [ "$pin" = 1 ] && command -v taskset >/dev/null 2>&1 && [ "$n" -ge 2 ]; then
         BENCH_WRAP="taskset -c 0"
         SERVER_CPUS="1-$((n - 1))"
-        LAYOUT="redis-benchmark on CPU 0, servers on CPUs $SERVER_CPUS (BENCH_PIN=0: unpinned)"
+        where="CPUs $SERVER_CPUS"
+        [ "$n" = 2 ] && where="CPU 1"
+        LAYOUT="redis-benchmark on CPU 0, servers on $where (BENCH_PIN=0 to unpin)"
     else
         BENCH_WRAP=""
         SERVER_CPUS=""
