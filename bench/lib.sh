@@ -238,7 +238,7 @@ bench() {
         -n "$4" -t "$2" --csv
     [ "$5" -gt 0 ] && set -- "$@" -r "$5"
     shift 5
-    children_ns
+    shell_times
     bench_c0=$CHILD_NS
     # shellcheck disable=SC2086
     if ! $TIMEOUT $BENCH_WRAP redis-benchmark "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
@@ -248,18 +248,22 @@ bench() {
     fi
     RPS=$(awk -F'"' 'NR > 1 && $4 != "" { r = $4 } END { print r }' "$TMP/bench.out")
     [ -n "$RPS" ] || die "no result from redis-benchmark $*"
-    children_ns
+    shell_times
     BENCH_CPU_NS=$((CHILD_NS - bench_c0))
 }
 
-# children_ns: CPU time (user + system) of this shell's reaped children, in
-# ns, in $CHILD_NS. Not to be called in a subshell.
-children_ns() {
+# shell_times: CPU time (user + system) of this shell in $SELF_NS and of
+# its reaped children (redis-benchmark, redis-cli) in $CHILD_NS, in ns, as
+# the times builtin reports them. Not to be called in a subshell: times
+# would report the subshell.
+shell_times() {
     times >"$TMP/times"
-    CHILD_NS=$(awk 'NR == 2 {
-        s = 0
+    # shellcheck disable=SC2046  # two numbers, split on purpose
+    set -- $(awk '{ s = 0
         for (i = 1; i <= 2; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] }
-        printf "%.0f\n", s * 1e9 }' "$TMP/times")
+        printf "%.0f ", s * 1e9 }' "$TMP/times")
+    SELF_NS=$1
+    CHILD_NS=$2
 }
 
 # busy_jiffies: CPU time, in clock ticks, of every process on the machine:
@@ -272,13 +276,12 @@ busy_jiffies() {
 }
 
 # own_jiffies: CPU time, in clock ticks, used by this shell, its reaped
-# children (redis-benchmark, redis-cli) and the servers it started; in
-# $OWN. Not to be called in a subshell: times would report the subshell.
+# children and the servers it started; in $OWN. Not to be called in a
+# subshell (see shell_times).
 own_jiffies() {
-    times >"$TMP/times"
-    OWN=$(awk -v hz="$(getconf CLK_TCK)" '
-        { for (i = 1; i <= NF; i++) { split($i, p, "m"); s += p[1] * 60 + p[2] } }
-        END { printf "%d\n", s * hz }' "$TMP/times")
+    shell_times
+    OWN=$(awk -v a="$SELF_NS" -v b="$CHILD_NS" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { printf "%d\n", (a + b) / 1e9 * hz }')
     for p in $PIDS; do
         [ -r "/proc/$p/stat" ] || continue
         OWN=$((OWN + $(sed 's/.*) //' "/proc/$p/stat" | awk '{ print $12 + $13 }')))
