@@ -2,10 +2,13 @@
  * client.c — client connections (see client.h): accepting, reading and
  * parsing requests, answering them in order, limits, closing.
  *
- * Input: bytes accumulate in the bufferevent's input buffer; client_process
- * parses one complete request at a time in place (pulling up only what a
- * request spans) and hands it to proxy_request, which either answers it,
- * forwards its bytes upstream (moved, not copied), or says it must wait.
+ * Input: client_read_cb reads the socket into c->in; client_process parses
+ * one complete request at a time in place (pulling up only what a request
+ * spans) and hands it to proxy_request, which either answers it, forwards
+ * its bytes upstream (moved, not copied), or says it must wait. Reading is
+ * done here rather than by the bufferevent, which asks the kernel how much
+ * is readable (an FIONREAD ioctl) before every read: on a cache hit that was
+ * one system call in three.
  *
  * Output: a reply is written to the socket as soon as every earlier request
  * of the client has been answered; otherwise it waits in its req.
@@ -15,11 +18,13 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "client.h"
 #include "fill.h"
@@ -30,6 +35,12 @@
 
 #define CLIENT_FREE_REQS_MAX 4096
 #define CLIENT_REQ_BUF_KEEP (64 * 1024)
+/* Bytes asked of one read: small for a connection that sends small
+ * requests (the buffer is freed whenever it empties, so each read may
+ * allocate it anew), doubled while reads fill it, halved when they use
+ * less than a quarter. The maximum is libevent's default for one read. */
+#define CLIENT_READ_MIN 512
+#define CLIENT_READ_MAX (16 * 1024)
 
 _Static_assert(M_REQ_HIT + LAT_MISS == M_REQ_MISS &&
                M_REQ_HIT + LAT_PASSTHROUGH == M_REQ_PASSTHROUGH,
@@ -306,6 +317,16 @@ void client_write_move(struct client *c, struct evbuffer *src, size_t len)
 
 /* ---- input ---- */
 
+/* Watch the socket for input, or stop (backpressure, closing). */
+static void client_reading(struct client *c, int on)
+{
+    if (on == c->reading)
+        return;
+    if (on ? event_add(&c->read_ev, NULL) : event_del(&c->read_ev))
+        return;
+    c->reading = on;
+}
+
 static void client_protocol_error(struct client *c, const char *err)
 {
     char line[256];
@@ -328,7 +349,7 @@ static void client_protocol_error(struct client *c, const char *err)
         client_close_when_flushed(c);
     }
     c->closing = 1;
-    bufferevent_disable(c->bev, EV_READ);
+    client_reading(c, 0);
 }
 
 /* Record the latency of the requests answered at once during a batch: from
@@ -357,7 +378,7 @@ static void client_batch_done(struct client *c, uint64_t start_ns)
 void client_process(struct client *c)
 {
     struct server *srv = c->srv;
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = c->in;
     uint64_t saved_clock = srv->clock_ns, start;
 
     if (c->in_process || c->dead)
@@ -425,10 +446,7 @@ out:
     srv->clock_ns = saved_clock;
     if (c->dead)
         return;
-    if (c->blocked || c->closing)
-        bufferevent_disable(c->bev, EV_READ);
-    else
-        bufferevent_enable(c->bev, EV_READ);
+    client_reading(c, !c->blocked && !c->closing);
 }
 
 static void client_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -438,7 +456,7 @@ static void client_resume_cb(evutil_socket_t fd, short what, void *arg)
     if (c->dead || c->closing)
         return;
     c->blocked = 0;
-    bufferevent_enable(c->bev, EV_READ);
+    client_reading(c, 1);
     client_process(c);
 }
 
@@ -449,9 +467,51 @@ void client_resume(struct client *c)
     event_active(&c->resume_ev, EV_TIMEOUT, 0);
 }
 
-static void client_read_cb(struct bufferevent *bev, void *arg)
+/* Read once from the socket into c->in and process what arrived. End of
+ * stream or a read error closes the client. */
+static void client_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-    client_process(arg);
+    struct client *c = arg;
+    struct evbuffer_iovec v[2];
+    struct iovec iov[2];
+    ssize_t n;
+    int nv, i;
+
+    (void)what;
+    nv = evbuffer_reserve_space(c->in, (ev_ssize_t)c->read_size, v, 2);
+    if (nv < 1) {
+        log_warn("client %s: out of memory reading, closing", c->addr);
+        client_close(c);
+        return;
+    }
+    for (i = 0; i < nv; i++) {
+        iov[i].iov_base = v[i].iov_base;
+        iov[i].iov_len = v[i].iov_len;
+    }
+    n = readv(fd, iov, nv);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                      errno == EINTR))
+            return;
+        client_close(c);
+        return;
+    }
+    if ((size_t)n >= c->read_size && c->read_size < CLIENT_READ_MAX)
+        c->read_size *= 2;
+    else if ((size_t)n < c->read_size / 4 && c->read_size > CLIENT_READ_MIN)
+        c->read_size /= 2;
+    for (i = 0; i < nv; i++) {
+        if ((size_t)n < v[i].iov_len)
+            v[i].iov_len = (size_t)n;
+        n -= (ssize_t)v[i].iov_len;
+        if (v[i].iov_len == 0)
+            break;
+    }
+    if (evbuffer_commit_space(c->in, v, i) < 0) {
+        client_close(c);
+        return;
+    }
+    client_process(c);
 }
 
 static void client_write_cb(struct bufferevent *bev, void *arg)
@@ -483,9 +543,15 @@ int client_accept(struct server *srv, int fd, const char *addr)
         evutil_closesocket(fd);
         return -1;
     }
+    c->in = evbuffer_new();
     c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!c->bev) {
-        evutil_closesocket(fd);
+    if (!c->bev || !c->in) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        else
+            evutil_closesocket(fd);
+        if (c->in)
+            evbuffer_free(c->in);
         free(c);
         return -1;
     }
@@ -496,14 +562,17 @@ int client_accept(struct server *srv, int fd, const char *addr)
     snprintf(c->addr, sizeof(c->addr), "%s", addr);
     resp_parser_init(&c->parser, srv->conf.clients.max_request);
     event_assign(&c->resume_ev, srv->base, -1, 0, client_resume_cb, c);
-    bufferevent_setcb(c->bev, client_read_cb, client_write_cb, client_event_cb,
-                      c);
+    event_assign(&c->read_ev, srv->base, fd, EV_READ | EV_PERSIST,
+                 client_read_cb, c);
+    c->read_size = CLIENT_READ_MIN;
+    bufferevent_setcb(c->bev, NULL, client_write_cb, client_event_cb, c);
     if (flush_attach(srv, &c->out, c->bev, c, NULL) < 0) {
         bufferevent_free(c->bev);
+        evbuffer_free(c->in);
         free(c);
         return -1;
     }
-    bufferevent_enable(c->bev, EV_READ);
+    client_reading(c, 1);
     c->next = srv->clients;
     if (srv->clients)
         srv->clients->prev = c;
@@ -518,7 +587,7 @@ void client_close_when_flushed(struct client *c)
     if (c->dead)
         return;
     c->closing = 1;
-    bufferevent_disable(c->bev, EV_READ);
+    client_reading(c, 0);
     if (!c->head && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
         client_close(c);
 }
@@ -530,7 +599,8 @@ void client_close(struct client *c)
     if (c->dead)
         return;
     c->dead = 1;
-    bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+    client_reading(c, 0);
+    bufferevent_disable(c->bev, EV_WRITE);
     c->next_dead = srv->dead;
     srv->dead = c;
     event_active(srv->reaper, EV_TIMEOUT, 0);
@@ -569,9 +639,11 @@ static void client_free(struct client *c)
         c->next->prev = c->prev;
     srv->nclients--;
     event_del(&c->resume_ev);
+    event_del(&c->read_ev);
     flush_detach(&c->out);
     resp_parser_free(&c->parser);
     bufferevent_free(c->bev);
+    evbuffer_free(c->in);
     free(c->name);
     free(c->txkeys);
     free(c);

@@ -66,7 +66,11 @@ struct req {
 
 struct client {
     struct server *srv;
-    struct bufferevent *bev;
+    struct bufferevent *bev;     /* output only; owns the socket */
+    struct evbuffer *in;         /* bytes read, not yet parsed; owned */
+    struct event read_ev;        /* the socket is readable */
+    size_t read_size;            /* bytes asked of the next read */
+    int reading;                 /* read_ev is added */
     struct flush_entry out;      /* replies written at the end of a pass */
     struct client *next, *prev;  /* server's client list */
     struct resp_parser parser;
