@@ -24,6 +24,7 @@ lib_init() {
     CORRAL_WRAP=""
     BENCH_WRAP=""
     SERVER_CPUS=""
+    LIMIT_DIR=""
 }
 
 # pin_layout: where the processes run. With BENCH_PIN=1 (the default when
@@ -72,6 +73,10 @@ lib_cleanup() {
         wait "$p" 2>/dev/null
     done
     PIDS=""
+    if [ -n "$LIMIT_DIR" ]; then
+        rmdir "$LIMIT_DIR"/* "$LIMIT_DIR" 2>/dev/null
+        LIMIT_DIR=""
+    fi
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 
@@ -344,4 +349,58 @@ redis_calls() {
 corral_metric() {
     curl -s "http://127.0.0.1:$1/metrics" |
         awk -v n="$2" '$1 == n { v = $2 } END { printf "%d\n", v }'
+}
+
+# cpu_limit_init CPUS GROUP...: make one cgroup per GROUP whose processes
+# may together use at most CPUS CPUs' worth of time (CFS bandwidth: a
+# quota per 10 ms period), as a container with a CPU limit gets; a sidecar
+# usually runs with one. With each server under test in a group of its own
+# they all get the same CPU budget, and the server, not the load generator,
+# is what limits the requests per second. Returns 0 with the groups under
+# $LIMIT_DIR; otherwise 1 with the reason in $LIMIT_WHY (no writable cgroup
+# cpu controller, e.g. not root). lib_cleanup removes the groups.
+cpu_limit_init() {
+    quota=$(awk -v c="$1" 'BEGIN { printf "%d\n", c * 10000 }')
+    shift
+    if [ "$quota" -lt 1000 ]; then
+        LIMIT_WHY="CPU limit below 0.1"
+        return 1
+    fi
+    v1=$(awk '$3 == "cgroup" && $4 ~ /(^|,)cpu(,|$)/ { print $2; exit }' /proc/mounts)
+    v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+    if [ -n "$v1" ] && [ -w "$v1" ]; then
+        LIMIT_DIR="$v1/corral-bench.$$"
+        mkdir "$LIMIT_DIR" 2>/dev/null || { LIMIT_DIR=""; LIMIT_WHY="cannot create a group in $v1"; return 1; }
+        for g in "$@"; do
+            if ! { mkdir "$LIMIT_DIR/$g" &&
+                echo 10000 >"$LIMIT_DIR/$g/cpu.cfs_period_us" &&
+                echo "$quota" >"$LIMIT_DIR/$g/cpu.cfs_quota_us"; }; then
+                LIMIT_WHY="cannot set a CPU quota in $v1"
+                return 1
+            fi
+        done
+    elif [ -n "$v2" ] && grep -qw cpu "$v2/cgroup.controllers" 2>/dev/null; then
+        LIMIT_DIR="$v2/corral-bench.$$"
+        mkdir "$LIMIT_DIR" 2>/dev/null || { LIMIT_DIR=""; LIMIT_WHY="cannot create a group in $v2"; return 1; }
+        grep -qw cpu "$v2/cgroup.subtree_control" 2>/dev/null ||
+            echo +cpu >"$v2/cgroup.subtree_control" 2>/dev/null
+        echo +cpu >"$LIMIT_DIR/cgroup.subtree_control" 2>/dev/null
+        for g in "$@"; do
+            if ! { mkdir "$LIMIT_DIR/$g" &&
+                echo "$quota 10000" >"$LIMIT_DIR/$g/cpu.max"; }; then
+                LIMIT_WHY="cannot set cpu.max under $v2"
+                return 1
+            fi
+        done
+    else
+        LIMIT_WHY="no cgroup cpu controller"
+        return 1
+    fi
+    return 0
+}
+
+# cpu_limit PID GROUP: move process PID (all its threads) into GROUP.
+cpu_limit() {
+    echo "$1" >"$LIMIT_DIR/$2/cgroup.procs" ||
+        die "cannot move pid $1 into $LIMIT_DIR/$2"
 }

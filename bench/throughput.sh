@@ -11,7 +11,11 @@
 #     connections) and a corral with cache.enabled and lease.enabled false
 #     (4 upstream connections), so no answer can come from the cache;
 #   cache hits: GET over 1000 pre-filled keys (-r 1000), Redis against a
-#     second corral with the default cache, warmed before measuring.
+#     second corral with the default cache, warmed before measuring;
+#   the same hit rows with Redis and that corral each limited to
+#     BENCH_SERVER_CPU CPUs (default 0.5) by a cgroup CPU quota, so that
+#     the server, not redis-benchmark, sets the pace (needs a writable
+#     cgroup cpu controller; BENCH_SERVER_CPU=0 skips them).
 # With 2+ CPUs the client runs on CPU 0 and every server on the others
 # (BENCH_PIN=0: no pinning; see pin_layout in lib.sh).
 # Runs alternate between targets; each cell is the median of BENCH_REPS
@@ -219,6 +223,23 @@ echo "cache hits (corral: default cache, $KEYS keys warmed)" >&2
 run_hits hit1 1 "$N1"
 run_hits hit16 16 "$N16"
 
+# The same rows with each server's CPU limited: last, as the servers stay
+# in their groups. Half as many requests, at about half the speed.
+LIMIT=${BENCH_SERVER_CPU:-0.5}
+LIMITED=0
+if [ "$LIMIT" = 0 ]; then
+    echo "CPU-limited hit rows skipped (BENCH_SERVER_CPU=0)" >&2
+elif cpu_limit_init "$LIMIT" redis corral; then
+    cpu_limit "$REDIS_PID" redis
+    cpu_limit "$CACHE_PID" corral
+    LIMITED=1
+    echo "cache hits, Redis and corral each limited to $LIMIT CPU" >&2
+    run_hits lhit1 1 $((N1 / 2))
+    run_hits lhit16 16 $((N16 / 2))
+else
+    echo "CPU-limited hit rows skipped: $LIMIT_WHY" >&2
+fi
+
 # ---- final correctness check ----
 # expect LABEL WANT GOT
 expect() {
@@ -296,8 +317,14 @@ line set16 "SET pass-through P16" - ">=twem"
 line get16 "GET pass-through P16" - ">=twem"
 line hit1 "GET hit" 1.0 ">=1.0x redis"
 line hit16 "GET hit P16" 1.0 ">=1.0x redis"
+if [ $LIMITED = 1 ]; then
+    line lhit1 "GET hit, $LIMIT CPU" 1.0 ">=1.0x redis"
+    line lhit16 "GET hit P16, $LIMIT CPU" 1.0 ">=1.0x redis"
+fi
 echo
 echo "requests/s, median of $REPS; 50 clients; $N1 requests per run, $N16 with -P 16"
+[ $LIMITED = 1 ] &&
+    echo "(half as many in the rows where each server is limited to $LIMIT CPU)"
 echo "layout: $LAYOUT"
 echo
 echo "CPU time per request, ns (median; steadier than requests/s on a busy"
@@ -305,14 +332,32 @@ echo "machine): of the server measured (Redis direct, twemproxy, corral), and of
 echo "redis-benchmark in the same runs"
 printf '%-20s %8s %8s %8s   %13s %13s %13s\n' row redis twemproxy corral \
     client:redis client:twem client:corral
-for row in set1:"SET pass-through" get1:"GET pass-through" \
-    set16:"SET pass-through P16" get16:"GET pass-through P16" \
-    hit1:"GET hit" hit16:"GET hit P16"; do
+ROWS='set1:SET pass-through
+get1:GET pass-through
+set16:SET pass-through P16
+get16:GET pass-through P16
+hit1:GET hit
+hit16:GET hit P16'
+[ $LIMITED = 1 ] && ROWS="$ROWS
+lhit1:GET hit, $LIMIT CPU
+lhit16:GET hit P16, $LIMIT CPU"
+BOUND=""
+while IFS= read -r row; do
     r=${row%%:*}
     printf '%-20s %8s %8s %8s   %13s %13s %13s\n' "${row#*:}" \
         "$(cell "$r" redis C)" "$(cell "$r" twem C)" "$(cell "$r" corral C)" \
         "$(cell "$r" redis K)" "$(cell "$r" twem K)" "$(cell "$r" corral K)"
-done
+    # the client's use of its CPU in corral's runs: CPU per request times
+    # requests per second
+    busy=$(awk -v k="$(cell "$r" corral K)" -v q="$(cell "$r" corral)" \
+        'BEGIN { if (k != "-" && q != "-") { b = k * q / 1e7; printf "%.0f\n", (b > 100 ? 100 : b) } else print 0 }')
+    [ "$busy" -ge 95 ] && BOUND="$BOUND
+  ${row#*:}: redis-benchmark used $busy% of a CPU against corral"
+done <<EOF
+$ROWS
+EOF
+[ -n "$BOUND" ] &&
+    echo "rows where the client, not the server, set the pace:$BOUND"
 cpu_foreign
 if [ $FAILED = 0 ]; then
     echo "checks: every run succeeded and answered correctly"
