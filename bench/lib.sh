@@ -2,11 +2,12 @@
 #
 # Provides: a private temp directory, background processes that are stopped
 # on exit (also on Ctrl-C), free loopback ports, readiness waits, one
-# redis-benchmark run with its result in $RPS, medians, reading counters
-# from Redis (INFO commandstats) and from corral's stats port, and how much
-# CPU other processes took meanwhile.
+# load-generator run (redis-benchmark or bench/loadgen.c) with its result
+# in $RPS, medians, reading counters from Redis (INFO commandstats) and
+# from corral's stats port, and how much CPU other processes took
+# meanwhile.
 #
-# The sourcing script sets nothing beforehand; it calls lib_init first.
+# The sourcing script sets $top (the source tree) and calls lib_init first.
 # shellcheck disable=SC2034  # HAVE_CURL and others are read by the scripts
 
 # lib_init NAME: make the temp directory $TMP and install the cleanup traps.
@@ -25,6 +26,7 @@ lib_init() {
     BENCH_WRAP=""
     SERVER_CPUS=""
     LIMIT_DIR=""
+    LOADGEN=""
 }
 
 # pin_layout: where the processes run. With BENCH_PIN=1 (the default when
@@ -235,26 +237,60 @@ start_corral() {
     done
 }
 
+# run_client CMD...: one run of a load generator, under $TIMEOUT and
+# $BENCH_WRAP, with its output in $TMP/bench.out; the CPU time it used, in
+# ns, in $BENCH_CPU_NS. A failed run (error reply, lost connection,
+# timeout) stops the script.
+run_client() {
+    shell_times
+    bench_c0=$CHILD_NS
+    # shellcheck disable=SC2086
+    if ! $TIMEOUT $BENCH_WRAP "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
+        echo "$* failed:" >&2
+        cat "$TMP/bench.out" "$TMP/bench.err" >&2
+        exit 1
+    fi
+    shell_times
+    BENCH_CPU_NS=$((CHILD_NS - bench_c0))
+}
+
 # bench PORT TEST PIPELINE REQUESTS KEYSPACE: one redis-benchmark run of
-# TEST (get or set) with 50 clients; requests per second in $RPS. A failed
-# run (error reply, lost connection, timeout) stops the script.
+# TEST (get or set) with 50 clients (run_client); requests per second in
+# $RPS.
 bench() {
     set -- "$1" "$2" "$3" "$4" "$5" -h 127.0.0.1 -p "$1" -c 50 -P "$3" \
         -n "$4" -t "$2" --csv
     [ "$5" -gt 0 ] && set -- "$@" -r "$5"
     shift 5
-    shell_times
-    bench_c0=$CHILD_NS
-    # shellcheck disable=SC2086
-    if ! $TIMEOUT $BENCH_WRAP redis-benchmark "$@" >"$TMP/bench.out" 2>"$TMP/bench.err"; then
-        echo "redis-benchmark $* failed:" >&2
-        cat "$TMP/bench.out" "$TMP/bench.err" >&2
-        exit 1
-    fi
+    run_client redis-benchmark "$@"
     RPS=$(awk -F'"' 'NR > 1 && $4 != "" { r = $4 } END { print r }' "$TMP/bench.out")
     [ -n "$RPS" ] || die "no result from redis-benchmark $*"
-    shell_times
-    BENCH_CPU_NS=$((CHILD_NS - bench_c0))
+}
+
+# build_loadgen: compile bench/loadgen.c (with src/resp.c) into $TMP; its
+# path in $LOADGEN. Returns 1, with the reason in $LOADGEN_WHY, when there
+# is no C compiler; a failed build stops the script.
+build_loadgen() {
+    LOADGEN=""
+    cc=${CC:-cc}
+    if ! command -v "$cc" >/dev/null 2>&1; then
+        LOADGEN_WHY="no C compiler ($cc)"
+        return 1
+    fi
+    # shellcheck disable=SC2154  # $top: set by the sourcing script
+    "$cc" -std=gnu11 -D_GNU_SOURCE -O2 -I"$top/src" "$top/src/resp.c" \
+        "$top/bench/loadgen.c" -o "$TMP/loadgen" ||
+        die "cannot build bench/loadgen.c"
+    LOADGEN=$TMP/loadgen
+}
+
+# loadgen PORT PIPELINE REQUESTS KEYSPACE: one run of bench/loadgen (GETs
+# of keys that must all exist) with 50 clients (run_client); requests per
+# second in $RPS.
+loadgen() {
+    run_client "$LOADGEN" -h 127.0.0.1 -p "$1" -c 50 -P "$2" -n "$3" -r "$4"
+    RPS=$(awk '/requests per second/ { r = $2 } END { print r }' "$TMP/bench.out")
+    [ -n "$RPS" ] || die "no result from loadgen"
 }
 
 # shell_times: CPU time (user + system) of this shell in $SELF_NS and of

@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/throughput.sh — requests per second of Redis direct, twemproxy and
-# corral, measured in one run on this machine with redis-benchmark.
+# corral, measured in one run on this machine with redis-benchmark and,
+# for cache hits, also with bench/loadgen.c.
 #
 #   sh bench/throughput.sh [path/to/corral]
 #
@@ -12,15 +13,20 @@
 #     (4 upstream connections), so no answer can come from the cache;
 #   cache hits: GET over 1000 pre-filled keys (-r 1000), Redis against a
 #     second corral with the default cache, warmed before measuring;
-#   the same hit rows with Redis and that corral each limited to
-#     BENCH_SERVER_CPU CPUs (default 0.5) by a cgroup CPU quota, so that
-#     the server, not redis-benchmark, sets the pace (needs a writable
-#     cgroup cpu controller; BENCH_SERVER_CPU=0 skips them).
+#   the same hit rows with bench/loadgen.c as the client: it needs less
+#     CPU per request than the servers, so they set the pace (skipped
+#     without a C compiler);
+#   the same hit rows with redis-benchmark, Redis and that corral each
+#     limited to
+#     BENCH_SERVER_CPU CPUs (default 0.5) by a cgroup CPU quota, the
+#     other way to let the server set the pace (needs a writable cgroup
+#     cpu controller; BENCH_SERVER_CPU=0 skips them).
 # With 2+ CPUs the client runs on CPU 0 and every server on the others
 # (BENCH_PIN=0: no pinning; see pin_layout in lib.sh).
 # Runs alternate between targets; each cell is the median of BENCH_REPS
 # runs (default 3). BENCH_N1 / BENCH_N16 set the requests per run without
-# and with pipelining. Every run is checked: redis-benchmark must succeed,
+# and with pipelining. Every run is checked: the client must succeed
+# (loadgen also fails on any reply that is not a value),
 # every pass-through request must reach Redis without error (INFO
 # commandstats), and with curl present every hit-row request must be a
 # cache hit (corral's stats port). A final check writes through corral and
@@ -181,7 +187,8 @@ if [ "$HAVE_CURL" = 1 ]; then
         { echo "CHECK FAILED: cache holds $entries of $KEYS keys after warming" >&2; FAILED=1; }
 fi
 
-# run_hits ROW PIPELINE N: one hit row, Redis and corral alternating.
+# run_hits ROW PIPELINE N CLIENT: one hit row, Redis and corral
+# alternating; CLIENT is bench (redis-benchmark) or loadgen.
 run_hits() {
     r=1
     while [ $r -le "$REPS" ]; do
@@ -195,7 +202,11 @@ run_hits() {
             pid=$CACHE_PID
             [ $t = redis ] && pid=$REDIS_PID
             cpu0=$(cpu_ns "$pid")
-            bench "$port" get "$2" "$3" $KEYS
+            if [ "$4" = loadgen ]; then
+                loadgen "$port" "$2" "$3" $KEYS
+            else
+                bench "$port" get "$2" "$3" $KEYS
+            fi
             if [ $t = redis ]; then
                 check_passthrough get "$before" "$3" "$1/$t"
             else
@@ -220,8 +231,18 @@ run_hits() {
 }
 
 echo "cache hits (corral: default cache, $KEYS keys warmed)" >&2
-run_hits hit1 1 "$N1"
-run_hits hit16 16 "$N16"
+run_hits hit1 1 "$N1" bench
+run_hits hit16 16 "$N16" bench
+
+LEAN=0
+if build_loadgen; then
+    LEAN=1
+    echo "cache hits, client bench/loadgen.c" >&2
+    run_hits ghit1 1 "$N1" loadgen
+    run_hits ghit16 16 "$N16" loadgen
+else
+    echo "loadgen hit rows skipped: $LOADGEN_WHY" >&2
+fi
 
 # The same rows with each server's CPU limited: last, as the servers stay
 # in their groups. Half as many requests, at about half the speed.
@@ -234,8 +255,8 @@ elif cpu_limit_init "$LIMIT" redis corral; then
     cpu_limit "$CACHE_PID" corral
     LIMITED=1
     echo "cache hits, Redis and corral each limited to $LIMIT CPU" >&2
-    run_hits lhit1 1 $((N1 / 2))
-    run_hits lhit16 16 $((N16 / 2))
+    run_hits lhit1 1 $((N1 / 2)) bench
+    run_hits lhit16 16 $((N16 / 2)) bench
 else
     echo "CPU-limited hit rows skipped: $LIMIT_WHY" >&2
 fi
@@ -273,7 +294,8 @@ expect "SET via caching corral" OK "$(cli "$CACHE_PORT" set key:000000000007 "$v
 expect "GET via corral right after its own SET" "$v3" "$(cli "$CACHE_PORT" get key:000000000007)"
 
 # ---- table ----
-# cell ROW TARGET [C]: median of a cell (of the CPU figures with C), or "-".
+# cell ROW TARGET [C|K]: median of a cell (of the server's CPU figures with
+# C, of the client's with K), or "-".
 cell() {
     eval "vals=\${${3:-R}_$1_$2:-}"
     if [ -n "$vals" ]; then
@@ -290,69 +312,76 @@ ratio() {
         awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f\n", a / b }'
     fi
 }
-# verdict CORRAL/REDIS CORRAL/TWEM MIN_REDIS: "ok" when the targets hold.
+# busy ROW [C|K]: percent of its CPU that corral (C) or the client (K)
+# used in corral's runs of ROW (CPU per request times requests per second),
+# at most 100.
+busy() {
+    awk -v k="$(cell "$1" corral "$2")" -v q="$(cell "$1" corral)" 'BEGIN {
+        if (k == "-" || q == "-") { print 0; exit }
+        b = k * q / 1e7
+        printf "%.0f\n", (b > 100 ? 100 : b) }'
+}
+# verdict CORRAL/REDIS CORRAL/TWEM MIN_REDIS ROW: "ok" when the targets
+# hold; a miss is marked client-bound when in corral's runs the client
+# used 95% or more of its CPU and corral less than 95% of its own.
 verdict() {
-    awk -v r="$1" -v t="$2" -v m="$3" 'BEGIN {
+    awk -v r="$1" -v t="$2" -v m="$3" -v k="$(busy "$4" K)" \
+        -v c="$(busy "$4" C)" 'BEGIN {
         ok = 1
         if (m != "-" && r + 0 < m + 0) ok = 0
         if (t != "-" && t + 0 < 1) ok = 0
-        print ok ? "ok" : "BELOW" }'
+        print ok ? "ok" : (k >= 95 && c < 95 ? "BELOW (client-bound)" : "BELOW") }'
 }
 
+# The rows: ID|LABEL|MIN_REDIS|TARGET_TEXT, in the order measured.
+ROWS='set1|SET pass-through|0.9|>=0.9x redis, >=twem
+get1|GET pass-through|0.9|>=0.9x redis, >=twem
+set16|SET pass-through P16|-|>=twem
+get16|GET pass-through P16|-|>=twem
+hit1|GET hit|1.0|>=1.0x redis
+hit16|GET hit P16|1.0|>=1.0x redis'
+[ $LEAN = 1 ] && ROWS="$ROWS
+ghit1|GET hit, loadgen|1.0|>=1.0x redis
+ghit16|GET hit P16, loadgen|1.0|>=1.0x redis"
+[ $LIMITED = 1 ] && ROWS="$ROWS
+lhit1|GET hit, $LIMIT CPU|1.0|>=1.0x redis
+lhit16|GET hit P16, $LIMIT CPU|1.0|>=1.0x redis"
+
 echo
-printf '%-20s %10s %10s %10s %8s %8s  %-26s %s\n' row redis twemproxy corral \
+printf '%-23s %10s %10s %10s %8s %8s  %-22s %s\n' row redis twemproxy corral \
     c/redis c/twem target verdict
-line() { # ROW LABEL MIN_REDIS TARGET_TEXT
-    red=$(cell "$1" redis)
-    twm=$(cell "$1" twem)
-    cor=$(cell "$1" corral)
+while IFS='|' read -r id label min text; do
+    red=$(cell "$id" redis)
+    twm=$(cell "$id" twem)
+    cor=$(cell "$id" corral)
     cr=$(ratio "$cor" "$red")
     ct=$(ratio "$cor" "$twm")
-    printf '%-20s %10s %10s %10s %8s %8s  %-26s %s\n' "$2" "$red" "$twm" \
-        "$cor" "$cr" "$ct" "$4" "$(verdict "$cr" "$ct" "$3")"
-}
-line set1 "SET pass-through" 0.9 ">=0.9x redis, >=twem"
-line get1 "GET pass-through" 0.9 ">=0.9x redis, >=twem"
-line set16 "SET pass-through P16" - ">=twem"
-line get16 "GET pass-through P16" - ">=twem"
-line hit1 "GET hit" 1.0 ">=1.0x redis"
-line hit16 "GET hit P16" 1.0 ">=1.0x redis"
-if [ $LIMITED = 1 ]; then
-    line lhit1 "GET hit, $LIMIT CPU" 1.0 ">=1.0x redis"
-    line lhit16 "GET hit P16, $LIMIT CPU" 1.0 ">=1.0x redis"
-fi
+    printf '%-23s %10s %10s %10s %8s %8s  %-22s %s\n' "$label" "$red" "$twm" \
+        "$cor" "$cr" "$ct" "$text" "$(verdict "$cr" "$ct" "$min" "$id")"
+done <<EOF
+$ROWS
+EOF
 echo
 echo "requests/s, median of $REPS; 50 clients; $N1 requests per run, $N16 with -P 16"
 [ $LIMITED = 1 ] &&
     echo "(half as many in the rows where each server is limited to $LIMIT CPU)"
+echo "client: redis-benchmark, or bench/loadgen.c in the rows that say loadgen"
 echo "layout: $LAYOUT"
 echo
 echo "CPU time per request, ns (median; steadier than requests/s on a busy"
 echo "machine): of the server measured (Redis direct, twemproxy, corral), and of"
-echo "redis-benchmark in the same runs"
-printf '%-20s %8s %8s %8s   %13s %13s %13s\n' row redis twemproxy corral \
+echo "the client in the same runs"
+printf '%-23s %8s %8s %8s   %13s %13s %13s\n' row redis twemproxy corral \
     client:redis client:twem client:corral
-ROWS='set1:SET pass-through
-get1:GET pass-through
-set16:SET pass-through P16
-get16:GET pass-through P16
-hit1:GET hit
-hit16:GET hit P16'
-[ $LIMITED = 1 ] && ROWS="$ROWS
-lhit1:GET hit, $LIMIT CPU
-lhit16:GET hit P16, $LIMIT CPU"
 BOUND=""
-while IFS= read -r row; do
-    r=${row%%:*}
-    printf '%-20s %8s %8s %8s   %13s %13s %13s\n' "${row#*:}" \
-        "$(cell "$r" redis C)" "$(cell "$r" twem C)" "$(cell "$r" corral C)" \
-        "$(cell "$r" redis K)" "$(cell "$r" twem K)" "$(cell "$r" corral K)"
-    # the client's use of its CPU in corral's runs: CPU per request times
-    # requests per second
-    busy=$(awk -v k="$(cell "$r" corral K)" -v q="$(cell "$r" corral)" \
-        'BEGIN { if (k != "-" && q != "-") { b = k * q / 1e7; printf "%.0f\n", (b > 100 ? 100 : b) } else print 0 }')
-    [ "$busy" -ge 95 ] && BOUND="$BOUND
-  ${row#*:}: redis-benchmark used $busy% of a CPU against corral"
+while IFS='|' read -r id label _ _; do
+    printf '%-23s %8s %8s %8s   %13s %13s %13s\n' "$label" \
+        "$(cell "$id" redis C)" "$(cell "$id" twem C)" "$(cell "$id" corral C)" \
+        "$(cell "$id" redis K)" "$(cell "$id" twem K)" "$(cell "$id" corral K)"
+    k=$(busy "$id" K)
+    c=$(busy "$id" C)
+    [ "$k" -ge 95 ] && [ "$c" -lt 95 ] && BOUND="$BOUND
+  $label: the client used $k% of a CPU against corral, corral $c%"
 done <<EOF
 $ROWS
 EOF
