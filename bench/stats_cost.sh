@@ -7,13 +7,16 @@
 # without ./configure --disable-stats (CORRAL_NO_STATS: no histogram
 # recording), starts both in front of one redis-server with the same
 # configuration, warms their caches with 1000 keys, then measures GET-hit
-# throughput (redis-benchmark -c 50 -P 16 -r 1000) alternating between the
-# two builds (ABBA order) for BENCH_REPS pairs (default 9) of BENCH_N
+# throughput (50 clients, -P 16, 1000 keys) alternating between the two
+# builds (ABBA order) for BENCH_REPS pairs (default 9) of BENCH_N
 # requests (default 4000000). Prints each build's median throughput and
 # corral CPU time per request, and the medians of the per-pair differences:
 # the cost of stats in percent of the no-stats figure. The CPU figure is
 # the steadier one on a shared machine, where other processes move the
-# throughput. When taskset is available and there are 2+ CPUs, the client
+# throughput. The client is bench/loadgen.c, which needs less CPU per hit
+# than corral, so that corral sets the pace and the throughput shows its
+# cost (redis-benchmark, which does not, when there is no C compiler).
+# When taskset is available and there are 2+ CPUs, the client
 # runs on CPU 0 and both corrals on CPU 1, to cut scheduler noise.
 #
 # A source tree configured in place cannot be configured again out of
@@ -109,13 +112,18 @@ PORT_B=$CORRAL_PORT
 PID_B=$CORRAL_PID
 bench "$PORT_A" get 1 100000 $KEYS
 bench "$PORT_B" get 1 100000 $KEYS
+build_loadgen || echo "client: redis-benchmark ($LOADGEN_WHY)" >&2
 
 # one PORT PID: a hit run; requests per second in $RPS and corral's CPU
 # time per request (ns) in $NS. Every GET must be answered from the cache.
 one() {
     before=$(redis_calls get | cut -d' ' -f1)
     c0=$(cpu_ns "$2")
-    bench "$1" get 16 "$N" $KEYS
+    if [ -n "$LOADGEN" ]; then
+        loadgen "$1" 16 "$N" $KEYS
+    else
+        bench "$1" get 16 "$N" $KEYS
+    fi
     c1=$(cpu_ns "$2")
     NS=$(awk -v a="$c0" -v b="$c1" -v n="$N" 'BEGIN { printf "%.1f\n", (b - a) / n }')
     upstream=$(($(redis_calls get | cut -d' ' -f1) - before))
@@ -187,7 +195,7 @@ verdict() {
 }
 echo
 cpu_foreign
-echo "GET hits, 50 clients, -P 16, $N requests per run, $REPS pairs${PIN_CLIENT:+ (client on CPU 0, corral on CPU 1)}"
+echo "GET hits, 50 clients, -P 16, $N requests per run, $REPS pairs, client $(basename "${LOADGEN:-redis-benchmark}")${PIN_CLIENT:+ (client on CPU 0, corral on CPU 1)}"
 printf '%-16s %12s %14s\n' "" "rps" "corral ns/req"
 printf '%-16s %12s %14s\n' "with stats" "$ma" "$mca"
 printf '%-16s %12s %14s\n' "--disable-stats" "$mb" "$mcb"
