@@ -100,7 +100,10 @@ fi
 start_redis
 awk -v n=$KEYS 'BEGIN { for (i = 0; i < n; i++) printf "SET key:%012d xxx\n", i }' |
     redis-cli -h 127.0.0.1 -p "$REDIS_PORT" >/dev/null
-NOSTATS_YAML='stats:
+# entries live for an hour, so that none expires during the runs
+NOSTATS_YAML='cache:
+  ttl: 1h
+stats:
   listen: ""'
 CORRAL_WRAP=$PIN_CORRAL
 TIMEOUT="$PIN_CLIENT $TIMEOUT"
