@@ -37,6 +37,7 @@
 #define UP_BACKOFF_MIN_MS 50
 #define UP_BACKOFF_MAX_MS 1000
 #define UP_IDLE_MAX 16
+#define UP_SALVAGE_READ (64 * 1024)  /* bytes per read after a failure */
 
 static int up_connect(struct upconn *u);
 static void up_fail(struct upconn *u, const char *msg);
@@ -297,10 +298,13 @@ static int up_stream_ends(struct evbuffer *in, size_t len,
     return 0;
 }
 
-static void up_read(struct bufferevent *bev, void *arg)
+/* Deliver every complete reply in u's input. Returns 0, or -1 when u was
+ * failed or released meanwhile (a malformed reply, a reply nobody asked
+ * for, a handler that let the connection go): the caller must not touch u
+ * again, it may be freed. */
+static int up_parse(struct upconn *u)
 {
-    struct upconn *u = arg;
-    struct evbuffer *in = bufferevent_get_input(bev);
+    struct evbuffer *in = bufferevent_get_input(u->bev);
     struct evbuffer_iovec vec[8];
     struct evbuffer_ptr ptr;
     size_t scanned = u->scan_off;   /* fed to u->scan by earlier calls */
@@ -328,7 +332,7 @@ static void up_read(struct bufferevent *bev, void *arg)
                           u->srv->conf.upstream.address);
                 up_fail(u, "ERR upstream sent a malformed reply");
                 srv->clock_ns = saved_clock;
-                return;
+                return -1;
             }
             scanned += (size_t)used;
         }
@@ -353,7 +357,7 @@ static void up_read(struct bufferevent *bev, void *arg)
                           u->srv->conf.upstream.address);
                 up_fail(u, "ERR upstream protocol desync");
                 srv->clock_ns = saved_clock;
-                return;
+                return -1;
             }
 #ifndef CORRAL_NO_STATS
             hist_record(&srv->metrics.upstream_rtt,
@@ -364,7 +368,7 @@ static void up_read(struct bufferevent *bev, void *arg)
                     upop_free(u->srv, op);
                     up_fail(u, "ERR upstream unavailable");
                     srv->clock_ns = saved_clock;
-                    return;
+                    return -1;
                 }
             } else {
                 proxy_upop_reply(u, op, in, scanned, &u->scan);
@@ -372,7 +376,7 @@ static void up_read(struct bufferevent *bev, void *arg)
             upop_free(u->srv, op);
             if (!u->bev) {        /* the handler released the connection */
                 srv->clock_ns = saved_clock;
-                return;
+                return -1;
             }
         }
         scanned = 0;
@@ -380,6 +384,13 @@ static void up_read(struct bufferevent *bev, void *arg)
     }
     u->scan_off = scanned;
     srv->clock_ns = saved_clock;
+    return 0;
+}
+
+static void up_read(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    up_parse(arg);
 }
 
 /* ---- connection lifecycle ---- */
@@ -481,6 +492,34 @@ static void up_fail(struct upconn *u, const char *msg)
     up_destroy(u);
 }
 
+/* u's connection broke (reset, write error or end of stream). Replies
+ * Redis sent before that may still sit unread in the socket: the kernel
+ * keeps received data readable after a reset, and a failed write is
+ * reported before what is waiting to be read. Read and deliver them while
+ * requests are in flight, so that a command that ran is answered with its
+ * reply rather than an error; up_fail then fails only the rest. Stops at
+ * the first read that returns nothing or an error. Returns 0, or -1 when
+ * delivering a reply failed or released u (as up_parse: do not touch u). */
+static int up_salvage(struct upconn *u)
+{
+    while (u->head) {
+        struct evbuffer *in = bufferevent_get_input(u->bev);
+        int n;
+
+        /* a socket bufferevent freezes the end of its input so that only
+           its own read callback adds to it; unfreeze around the read as
+           that callback does */
+        evbuffer_unfreeze(in, 0);
+        n = evbuffer_read(in, bufferevent_getfd(u->bev), UP_SALVAGE_READ);
+        evbuffer_freeze(in, 0);
+        if (n <= 0)
+            return 0;
+        if (up_parse(u) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static void up_event(struct bufferevent *bev, short what, void *arg)
 {
     struct upconn *u = arg;
@@ -510,6 +549,8 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
             log_warn("upstream %s: cannot connect: %s",
                      u->srv->conf.upstream.address,
                      evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        if (u->state != UP_CONNECTING && up_salvage(u) < 0)
+            return;
         up_fail(u, "ERR upstream unavailable");
     }
 }
