@@ -18,10 +18,9 @@
 #     CPU per request than the servers, so they set the pace (skipped
 #     without a C compiler);
 #   the same hit rows with redis-benchmark, Redis and that corral each
-#     limited to
-#     BENCH_SERVER_CPU CPUs (default 0.5) by a cgroup CPU quota, the
-#     other way to let the server set the pace (needs a writable cgroup
-#     cpu controller; BENCH_SERVER_CPU=0 skips them).
+#     limited to BENCH_SERVER_CPU CPUs (default 0.5) by a cgroup CPU
+#     quota, the other way to let the server set the pace (needs a
+#     writable cgroup cpu controller; BENCH_SERVER_CPU=0 skips them).
 # With 2+ CPUs the client runs on CPU 0 and every server on the others
 # (BENCH_PIN=0: no pinning; see pin_layout in lib.sh).
 # Runs alternate between targets; each cell is the median of BENCH_REPS
@@ -168,19 +167,16 @@ run_passthrough get16 get 16 "$N16"
 # The default cache, but entries live for an hour instead of 60 s: the hit
 # rows take longer than a minute, and an entry that expired in the middle
 # of a row would be a miss.
-CACHE_YAML='cache:
-  ttl: 1h
-stats:
-  listen: ""'
+STATS_LISTEN='""'
 if [ "$HAVE_CURL" = 1 ]; then
     free_port
     CACHE_STATS=$PORT
-    CACHE_YAML="cache:
+    STATS_LISTEN=127.0.0.1:$CACHE_STATS
+fi
+start_corral "$CORRAL" cache "cache:
   ttl: 1h
 stats:
-  listen: 127.0.0.1:$CACHE_STATS"
-fi
-start_corral "$CORRAL" cache "$CACHE_YAML"
+  listen: $STATS_LISTEN"
 CACHE_PORT=$CORRAL_PORT
 CACHE_PID=$CORRAL_PID
 pin_server "$CACHE_PID"
